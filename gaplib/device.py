@@ -1,0 +1,19 @@
+"""The one place that decides which device gaplib (and so every notebook) computes on."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+__all__ = ["default_device"]
+
+
+def default_device() -> torch.device:
+    """The GPU when one is present, else the CPU; `GAPLIB_DEVICE=cpu` (or `cuda`) overrides."""
+    wanted = os.environ.get("GAPLIB_DEVICE", "").strip().lower()
+    if wanted:
+        if wanted.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError(f"GAPLIB_DEVICE={wanted!r} but CUDA is not available on this machine")
+        return torch.device(wanted)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

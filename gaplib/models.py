@@ -1,0 +1,176 @@
+"""The course's models: the post's GAP model verbatim, and the heads the course compares.
+
+Every builder except `seed_model` returns `nn.Sequential(body=..., head=...)`, so the same
+convolutional body can wear a flatten head, a stride-to-1x1 head, a GAP head or a NiN head, and
+`count_params` can split the bill between body and head.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from torch import nn
+
+from ._checks import check_fraction, check_int
+from .pool import GlobalAvgPool
+
+__all__ = [
+    "seed_model",
+    "conv_block",
+    "conv_body",
+    "grid_size",
+    "flatten_cnn",
+    "n_stride_layers",
+    "stride_cnn",
+    "gap_cnn",
+    "nin_net",
+    "count_params",
+]
+
+DEFAULT_WIDTHS = (16, 32, 64)
+
+
+def seed_model(n_classes: int = 10) -> nn.Sequential:
+    """The post's model verbatim: three conv pairs, `AdaptiveAvgPool2d((1,1))`, Flatten, Linear 256→128→56→n."""
+    check_int(n_classes, "n_classes", 2)
+    return nn.Sequential(
+        nn.Conv2d(3, 32, kernel_size=3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, kernel_size=3, stride=1, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.BatchNorm2d(64),
+        nn.Conv2d(64, 128, kernel_size=3, stride=1, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(128, 128, kernel_size=3, stride=1, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.BatchNorm2d(128),
+        nn.Conv2d(128, 256, kernel_size=3, stride=1, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(256, 256, kernel_size=3, stride=1, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.BatchNorm2d(256),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten(),
+        nn.Linear(256, 128),
+        nn.ReLU(),
+        nn.Linear(128, 56),
+        nn.ReLU(),
+        nn.Linear(56, n_classes),
+    )
+
+
+def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
+    """3x3 convolution, BatchNorm, ReLU; `stride=2` halves the grid (rounding up)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
+    """Check that `widths` is a non-empty sequence of positive ints."""
+    if isinstance(widths, int) or len(widths) == 0:
+        raise ValueError(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
+    for w in widths:
+        check_int(w, "each width", 1)
+    return tuple(widths)
+
+
+def conv_body(widths: Sequence[int] = DEFAULT_WIDTHS, in_channels: int = 3) -> nn.Sequential:
+    """Feature extractor: one `conv_block` + `MaxPool2d(2)` per width, so the grid shrinks 2x per stage."""
+    widths = _check_widths(widths)
+    layers, ni = [], in_channels
+    for nf in widths:
+        layers += [conv_block(ni, nf), nn.MaxPool2d(2)]
+        ni = nf
+    return nn.Sequential(*layers)
+
+
+def grid_size(size: int, n_stages: int) -> int:
+    """Side of the grid that `conv_body` with `n_stages` widths leaves from a `size` px image."""
+    check_int(size, "size", 1)
+    g = size // 2**n_stages
+    if g < 1:
+        raise ValueError(f"a {size} px image is too small for {n_stages} pooling stages (grid would be 0 x 0)")
+    return g
+
+
+def _model(body: nn.Module, head: nn.Module) -> nn.Sequential:
+    """`nn.Sequential` with named `body` and `head` children."""
+    return nn.Sequential(OrderedDict(body=body, head=head))
+
+
+def flatten_cnn(
+    size: int,
+    n_classes: int,
+    widths: Sequence[int] = DEFAULT_WIDTHS,
+    hidden: int = 256,
+    dropout: float = 0.0,
+) -> nn.Sequential:
+    """The classic design: `conv_body` → Flatten → Linear(C·g·g, hidden) → ReLU → [Dropout] → Linear; one input size only."""
+    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
+    g, p = grid_size(size, len(widths)), check_fraction(dropout, "dropout")
+    head = [nn.Flatten(), nn.Linear(widths[-1] * g * g, hidden), nn.ReLU(inplace=True)]
+    head += [nn.Dropout(p)] if p > 0 else []
+    head += [nn.Linear(hidden, n_classes)]
+    return _model(conv_body(widths), nn.Sequential(*head))
+
+
+def n_stride_layers(size: int) -> int:
+    """How many stride-2 convolutions shrink a `size` px grid to 1x1: ceil(log2(size))."""
+    check_int(size, "size", 1)
+    return math.ceil(math.log2(size)) if size > 1 else 0
+
+
+def stride_cnn(size: int, n_classes: int, width: int = 32) -> nn.Sequential:
+    """Stride-2 `conv_block`s until the grid is 1x1, then Flatten → Linear; one input size only."""
+    n_classes, width = check_int(n_classes, "n_classes", 2), check_int(width, "width", 1)
+    n = n_stride_layers(size)
+    body = nn.Sequential(*[conv_block(3 if i == 0 else width, width, stride=2) for i in range(n)])
+    return _model(body, nn.Sequential(nn.Flatten(), nn.Linear(width, n_classes)))
+
+
+def gap_cnn(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:
+    """Fully convolutional: `conv_body` → `GlobalAvgPool` → Linear; works at any input size."""
+    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
+    return _model(conv_body(widths), nn.Sequential(GlobalAvgPool(), nn.Linear(widths[-1], n_classes)))
+
+
+def nin_net(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:
+    """Network-in-Network head: a 1x1 conv makes one map per class, `GlobalAvgPool` turns each into a logit."""
+    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
+    head = nn.Sequential(nn.Conv2d(widths[-1], n_classes, 1), GlobalAvgPool())
+    return _model(conv_body(widths), head)
+
+
+_HEAD_STARTS = (nn.Flatten, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, GlobalAvgPool)
+
+
+def count_params(model: nn.Module) -> dict[str, int]:
+    """Trainable parameters split into `body`, `head` and `total`.
+
+    A model with `body`/`head` children is split there; a flat `nn.Sequential` (like `seed_model`) is
+    split at its first global pooling or Flatten layer.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+
+    def n(m: nn.Module) -> int:
+        return sum(p.numel() for p in m.parameters() if p.requires_grad)
+
+    children = dict(model.named_children())
+    if "body" in children and "head" in children:
+        body, head = n(children["body"]), n(children["head"])
+    elif isinstance(model, nn.Sequential):
+        layers = list(model)
+        cut = next((i for i, m in enumerate(layers) if isinstance(m, _HEAD_STARTS)), len(layers))
+        body, head = sum(n(m) for m in layers[:cut]), sum(n(m) for m in layers[cut:])
+    else:
+        raise ValueError("count_params needs `body`/`head` children or an nn.Sequential with a pooling/Flatten layer")
+    return {"body": body, "head": head, "total": body + head}

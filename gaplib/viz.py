@@ -1,0 +1,106 @@
+"""Pictures the course draws more than once: batches with boxes, training curves, feature-map grids, bars."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+
+from ._checks import check_int, check_maps
+from .train import History
+
+__all__ = ["show_batch", "plot_history", "show_feature_maps", "plot_bars"]
+
+
+def show_batch(
+    images: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    classes: Sequence[str] | None = None,
+    boxes: torch.Tensor | None = None,
+    n: int = 16,
+    ncols: int = 8,
+) -> plt.Figure:
+    """Show the first `n` images `(N, 3, H, W)` in a grid, titled by class name, with boxes drawn in red."""
+    check_maps(images, "images")
+    check_int(n, "n", 1)
+    check_int(ncols, "ncols", 1)
+    n = min(n, len(images))
+    if n == 0:
+        raise ValueError("images is empty: nothing to show")
+    if boxes is not None and (boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) < n):
+        raise ValueError(f"boxes must be (N, 4) with one (x0, y0, x1, y1) per image, got {tuple(boxes.shape)}")
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(1.4 * min(n, ncols), 1.55 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu())
+        if labels is not None:
+            y = int(labels[i])
+            ax.set_title(classes[y] if classes is not None else str(y), fontsize=8)
+        if boxes is not None:
+            x0, y0, x1, y1 = boxes[i].tolist()
+            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="red", lw=1.2))
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(histories: History | Mapping[str, History], metric: str = "acc") -> plt.Figure:
+    """Train (dashed) and valid (solid) curves of `metric` ('acc' or 'loss') for one or several `History`s."""
+    if metric not in ("acc", "loss"):
+        raise ValueError(f"metric must be 'acc' or 'loss', got {metric!r}")
+    if isinstance(histories, History):
+        histories = {"model": histories}
+    if not histories or not all(isinstance(h, History) and h.train_loss for h in histories.values()):
+        raise ValueError("histories must be a History or a non-empty {name: History} dict of trained runs")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for i, (name, h) in enumerate(histories.items()):
+        epochs = range(1, len(h.train_loss) + 1)
+        c = f"C{i}"
+        ax.plot(epochs, getattr(h, f"train_{metric}"), "--", color=c, label=f"{name} train")
+        ax.plot(epochs, getattr(h, f"valid_{metric}"), "-", color=c, marker="o", label=f"{name} valid")
+    ax.set(xlabel="epoch", ylabel="accuracy" if metric == "acc" else "cross-entropy loss")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def show_feature_maps(maps: torch.Tensor, n: int = 16, ncols: int = 8, titles: Sequence[str] | None = None) -> plt.Figure:
+    """Show the first `n` channels of one image's feature maps `(C, H, W)` or `(1, C, H, W)` as a grid."""
+    if isinstance(maps, torch.Tensor) and maps.ndim == 3:
+        maps = maps[None]
+    check_maps(maps, "maps")
+    if maps.shape[0] != 1:
+        raise ValueError(f"show_feature_maps shows one image's maps: got a batch of {maps.shape[0]}; pass maps[i]")
+    check_int(n, "n", 1)
+    n = min(n, maps.shape[1])
+    nrows, ncols = math.ceil(n / ncols), min(n, ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.4 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(maps[0, i].detach().float().cpu(), cmap="viridis")
+            ax.set_title(titles[i] if titles is not None else f"ch {i}", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(values: Mapping[str, float], ylabel: str, log: bool = False, title: str | None = None) -> plt.Figure:
+    """A labelled bar chart of `{name: value}` (parameter counts, accuracies, timings)."""
+    if not values:
+        raise ValueError("values is empty: nothing to plot")
+    fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(values)), 3.2))
+    bars = ax.bar(list(values), list(values.values()), color=[f"C{i}" for i in range(len(values))])
+    ax.bar_label(bars, labels=[f"{v:,.3g}" if isinstance(v, float) else f"{v:,}" for v in values.values()], fontsize=8)
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    return fig
