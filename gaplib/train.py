@@ -100,7 +100,11 @@ def fit(
     device: torch.device | str | None = None,
     progress: bool = True,
 ) -> History:
-    """Train `model` for `epochs` with AdamW + one-cycle LR; returns the per-epoch `History`."""
+    """Train `model` for `epochs` with AdamW + one-cycle LR; returns the per-epoch `History`.
+
+    `seed` fixes the batch order and dropout; call `set_seed` before building the model to fix its
+    initial weights too.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     _check_loader(train_dl, "train_dl")

@@ -1,0 +1,15 @@
+"""Shared test set-up: a headless matplotlib and a data folder inside pytest's temporary space."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every figure a test opened."""
+    yield
+    plt.close("all")

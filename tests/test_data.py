@@ -1,0 +1,126 @@
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from gaplib import data
+
+
+def _digest(t: torch.Tensor) -> str:
+    return hashlib.sha256(t.numpy().tobytes()).hexdigest()
+
+
+def test_shapes_same_seed_same_bytes():
+    a, b = data.make_shapes(40, 32, seed=7), data.make_shapes(40, 32, seed=7)
+    assert _digest(a.images) == _digest(b.images)
+    assert torch.equal(a.labels, b.labels) and torch.equal(a.boxes, b.boxes)
+    assert _digest(data.make_shapes(40, 32, seed=8).images) != _digest(a.images)
+
+
+def test_shapes_format_and_balance():
+    s = data.make_shapes(60, 24, seed=0)
+    assert s.images.shape == (60, 3, 24, 24) and s.images.dtype == torch.float32
+    assert 0 <= s.images.min() and s.images.max() <= 1
+    assert s.labels.dtype == torch.int64 and s.classes == data.SHAPES
+    assert torch.bincount(s.labels, minlength=len(data.SHAPES)).tolist() == [10] * 6
+
+
+@pytest.mark.parametrize("size", [16, 32, 64, 128])
+def test_shapes_boxes_contain_the_object(size):
+    """Inside the box the object's pixels differ from the background; outside they are background only."""
+    s = data.make_shapes(30, size, seed=1, noise=0.0)
+    for img, box in zip(s.images, s.boxes):
+        x0, y0, x1, y1 = (int(v) for v in box)
+        assert 0 <= x0 < x1 <= size and 0 <= y0 < y1 <= size
+        bg = img[:, 0, 0] if (x0, y0) != (0, 0) else img[:, -1, -1]
+        differs = (img - bg[:, None, None]).abs().amax(0) > 1e-6
+        assert not differs[:, :x0].any() and not differs[:, x1:].any()
+        assert not differs[:y0].any() and not differs[y1:].any()
+        assert differs[y0:y1, x0:x1].any(1).all() and differs[y0:y1, x0:x1].any(0).all()  # tight box
+
+
+def test_shapes_subset_of_classes():
+    s = data.make_shapes(10, 16, classes=("circle", "square"))
+    assert s.classes == ("circle", "square") and set(s.labels.tolist()) == {0, 1}
+
+
+def test_digits_are_real_digits_with_boxes():
+    d = data.make_digits(50, 32, seed=0)
+    assert d.images.shape == (50, 3, 32, 32) and d.classes == data.DIGITS
+    assert d.labels.min() >= 0 and d.labels.max() <= 9
+    w, h = d.boxes[:, 2] - d.boxes[:, 0], d.boxes[:, 3] - d.boxes[:, 1]
+    assert (w >= 2).all() and (h >= 8).all() and (d.boxes[:, 2:] <= 32).all()
+    assert _digest(data.make_digits(50, 32, seed=0).images) == _digest(d.images)
+
+
+def test_folder_roundtrip(tmp_path):
+    root = data.shapes_folder(size=16, n_train=12, n_valid=6, seed=3, root=tmp_path / "shapes16")
+    assert sorted(p.name for p in (root / "train").iterdir()) == sorted(data.SHAPES)
+    assert len(list(root.glob("valid/*/*.png"))) == 6
+    back = data.read_image_folder(root, "train")
+    orig = data.make_shapes(12, 16, seed=3)
+    # same images (the folder reader sorts by class then file, so compare as sets of digests)
+    assert sorted(map(_digest, back.images)) == sorted(map(_digest, orig.images))
+    assert back.classes == data.SHAPES
+    assert not torch.isnan(back.boxes).any()
+
+
+def test_folder_is_written_once(tmp_path):
+    root = data.shapes_folder(size=16, n_train=6, n_valid=6, root=tmp_path / "s")
+    stamp = (root / "manifest.json").stat().st_mtime_ns
+    assert data.shapes_folder(size=16, n_train=6, n_valid=6, root=tmp_path / "s") == root
+    assert (root / "manifest.json").stat().st_mtime_ns == stamp
+    data.shapes_folder(size=16, n_train=12, n_valid=6, root=tmp_path / "s")  # other parameters: rewritten
+    assert len(list(root.glob("train/*/*.png"))) == 12
+
+
+def test_read_image_folder_jpeg_without_boxes(tmp_path):
+    from PIL import Image
+
+    for cls in ("n01440764", "n02102040"):
+        (tmp_path / "train" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((20, 30, 3), 40 * i, np.uint8)).save(tmp_path / "train" / cls / f"{i}.JPEG")
+    s = data.read_image_folder(tmp_path, "train", size=16)
+    assert s.images.shape == (4, 3, 16, 16) and s.classes == ("n01440764", "n02102040")
+    assert torch.isnan(s.boxes).all()
+
+
+def test_loaders_are_deterministic():
+    a, _ = data.shapes_loaders(16, 40, 20, bs=8, seed=0)
+    b, v = data.shapes_loaders(16, 40, 20, bs=8, seed=0)
+    assert all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(a, b))
+    assert v.batch_size == 16 and len(a) == 5
+
+
+def test_data_dir_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAPCOURSE_DATA", str(tmp_path))
+    assert data.data_dir() == tmp_path
+
+
+@pytest.mark.parametrize(
+    "call, err, match",
+    [
+        (lambda: data.make_shapes(0), ValueError, "n must be >= 1"),
+        (lambda: data.make_shapes(4, size=4), ValueError, "size must be >= 8"),
+        (lambda: data.make_shapes(4, seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: data.make_shapes(4, classes=("hexagon",)), ValueError, "subset of"),
+        (lambda: data.make_shapes(4, scale=(0.5, 0.2)), ValueError, "scale"),
+        (lambda: data.make_digits(4, size=8), ValueError, "size must be >= 16"),
+        (lambda: data.read_image_folder("/no/such/folder"), FileNotFoundError, "does not exist"),
+        (lambda: data.make_loader(data.make_shapes(2, 8), bs=0), ValueError, "bs must be >= 1"),
+    ],
+)
+def test_bad_input_errors(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+def test_empty_folder_errors(tmp_path):
+    (tmp_path / "train").mkdir()
+    with pytest.raises(FileNotFoundError, match="no class subfolders"):
+        data.read_image_folder(tmp_path)
+    (tmp_path / "train" / "a").mkdir()
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        data.read_image_folder(tmp_path)

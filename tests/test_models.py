@@ -1,0 +1,107 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gaplib import models
+
+
+@pytest.mark.parametrize("size", [16, 24, 32, 48, 64, 96, 128])
+def test_seed_model_accepts_16_to_128_px(size):
+    m = models.seed_model().eval()
+    assert m(torch.randn(2, 3, size, size)).shape == (2, 10)
+
+
+def test_seed_model_is_the_posts_model():
+    m = models.seed_model()
+    linears = [(l.in_features, l.out_features) for l in m if isinstance(l, nn.Linear)]
+    assert linears == [(256, 128), (128, 56), (56, 10)]
+    convs = [(c.in_channels, c.out_channels) for c in m if isinstance(c, nn.Conv2d)]
+    assert convs == [(3, 32), (32, 64), (64, 128), (128, 128), (128, 256), (256, 256)]
+    assert sum(isinstance(l, nn.MaxPool2d) for l in m) == 3
+    assert sum(isinstance(l, nn.BatchNorm2d) for l in m) == 3
+    assert any(isinstance(l, nn.AdaptiveAvgPool2d) and l.output_size == (1, 1) for l in m)
+
+
+def test_flatten_cnn_only_works_at_its_size():
+    m = models.flatten_cnn(32, 6).eval()
+    assert m(torch.randn(2, 3, 32, 32)).shape == (2, 6)
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        m(torch.randn(2, 3, 64, 64))
+
+
+def test_flatten_cnn_dropout_and_widths():
+    m = models.flatten_cnn(32, 6, widths=(8, 16), hidden=32, dropout=0.5)
+    assert any(isinstance(l, nn.Dropout) for l in m.head)
+    assert m.head[1].in_features == 16 * 8 * 8
+    assert not any(isinstance(l, nn.Dropout) for l in models.flatten_cnn(32, 6).head)
+
+
+@pytest.mark.parametrize("size", [16, 24, 32, 48, 64, 100, 256])
+def test_stride_cnn_reaches_1x1(size):
+    m = models.stride_cnn(size, 6, width=8).eval()
+    assert len(m.body) == math.ceil(math.log2(size)) == models.n_stride_layers(size)
+    assert m.body(torch.randn(1, 3, size, size)).shape[-2:] == (1, 1)
+    assert m(torch.randn(1, 3, size, size)).shape == (1, 6)
+
+
+def test_stride_cnn_is_size_locked():
+    m = models.stride_cnn(32, 6, width=8).eval()
+    with pytest.raises(RuntimeError):
+        m(torch.randn(1, 3, 64, 64))
+
+
+@pytest.mark.parametrize("builder", [models.gap_cnn, models.nin_net])
+@pytest.mark.parametrize("size", [8, 17, 32, 64, 96])
+def test_gap_models_work_at_any_size(builder, size):
+    m = builder(5, widths=(8, 16, 16)).eval()
+    assert m(torch.randn(2, 3, size, size)).shape == (2, 5)
+
+
+def test_nin_has_no_linear_layer():
+    m = models.nin_net(6)
+    assert not any(isinstance(l, nn.Linear) for l in m.modules())
+    assert m.head[0].out_channels == 6
+
+
+def test_count_params_split():
+    m = models.flatten_cnn(32, 6, widths=(8, 16), hidden=10)
+    c = models.count_params(m)
+    assert c["head"] == (16 * 8 * 8 * 10 + 10) + (10 * 6 + 6)
+    assert c["total"] == sum(p.numel() for p in m.parameters())
+    g = models.count_params(models.gap_cnn(6, widths=(8, 16)))
+    assert g["head"] == 16 * 6 + 6 and g["body"] == c["body"]
+
+
+def test_count_params_flat_sequential_splits_at_pooling():
+    c = models.count_params(models.seed_model())
+    assert c["head"] == (256 * 128 + 128) + (128 * 56 + 56) + (56 * 10 + 10)
+    assert c["body"] + c["head"] == c["total"] == sum(p.numel() for p in models.seed_model().parameters())
+
+
+def test_grid_size():
+    assert models.grid_size(32, 3) == 4
+    assert models.grid_size(48, 3) == 6
+    with pytest.raises(ValueError, match="too small"):
+        models.grid_size(4, 3)
+
+
+@pytest.mark.parametrize(
+    "call, err, match",
+    [
+        (lambda: models.seed_model(1), ValueError, "n_classes must be >= 2"),
+        (lambda: models.flatten_cnn(32, 6, dropout=1.5), ValueError, "dropout"),
+        (lambda: models.flatten_cnn(4, 6), ValueError, "too small"),
+        (lambda: models.flatten_cnn(32.0, 6), TypeError, "size must be an int"),
+        (lambda: models.gap_cnn(6, widths=()), ValueError, "widths must be a non-empty"),
+        (lambda: models.gap_cnn(6, widths=16), ValueError, "widths must be a non-empty"),
+        (lambda: models.nin_net(6, widths=(8, 0)), ValueError, "each width must be >= 1"),
+        (lambda: models.stride_cnn(0, 6), ValueError, "size must be >= 1"),
+        (lambda: models.count_params("model"), TypeError, "nn.Module"),
+        (lambda: models.count_params(nn.Linear(2, 2)), ValueError, "body"),
+    ],
+)
+def test_bad_input_errors(call, err, match):
+    with pytest.raises(err, match=match):
+        call()

@@ -1,0 +1,80 @@
+import pytest
+import torch
+from torch import nn
+
+from gaplib import data, models, train
+
+
+@pytest.fixture(scope="module")
+def loaders():
+    return data.shapes_loaders(16, 96, 48, bs=32, seed=0)
+
+
+def _tiny():
+    return models.gap_cnn(6, widths=(8, 16))
+
+
+def test_fit_history_and_determinism(loaders):
+    tr, va = loaders
+    runs = []
+    for _ in range(2):
+        train.set_seed(3)  # the model's initial weights come from the seed too
+        runs.append(train.fit(_tiny(), tr, va, epochs=2, seed=3, device="cpu", progress=False))
+    h1, h2 = runs
+    assert len(h1.train_loss) == len(h1.valid_acc) == 2
+    assert h1.valid_acc == h2.valid_acc and h1.train_loss == h2.train_loss
+    assert all(0 <= a <= 1 for a in h1.train_acc + h1.valid_acc)
+    assert "2 epochs" in repr(h1) and h1.gap == h1.train_acc[-1] - h1.valid_acc[-1]
+
+
+def test_fit_learns(loaders):
+    tr, va = loaders
+    m = _tiny()
+    before = train.evaluate(m, va, "cpu")[0]
+    h = train.fit(m, tr, va, epochs=4, device="cpu", progress=False)
+    assert h.train_loss[-1] < h.train_loss[0] and h.valid_loss[-1] < before
+
+
+def test_fit_shows_progress(loaders, capsys):
+    tr, va = loaders
+    train.fit(_tiny(), tr, va, epochs=1, device="cpu", progress=True)
+    assert "epoch 1/1" in capsys.readouterr().out
+
+
+def test_predict_and_accuracy():
+    m = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
+    x = torch.randn(10, 3, 4, 4)
+    logits = train.predict(m, x, bs=3, device="cpu")
+    assert logits.shape == (10, 2)
+    assert train.accuracy(m, x, logits.argmax(1)) == 1.0
+
+
+def test_set_seed_repeats():
+    train.set_seed(5)
+    a = torch.randn(3)
+    train.set_seed(5)
+    assert torch.equal(a, torch.randn(3))
+
+
+@pytest.mark.parametrize(
+    "call, err, match",
+    [
+        (lambda tr, va: train.fit("model", tr, va), TypeError, "nn.Module"),
+        (lambda tr, va: train.fit(_tiny(), [1, 2], va), TypeError, "DataLoader"),
+        (lambda tr, va: train.fit(_tiny(), tr, va, epochs=0), ValueError, "epochs must be >= 1"),
+        (lambda tr, va: train.fit(_tiny(), tr, va, lr=0), ValueError, "lr must be > 0"),
+        (lambda tr, va: train.predict(_tiny(), torch.randn(3, 8, 8)), ValueError, "4-D"),
+        (lambda tr, va: train.predict(_tiny(), torch.zeros(2, 3, 8, 8, dtype=torch.uint8)), TypeError, "floating"),
+        (lambda tr, va: train.accuracy(_tiny(), torch.randn(2, 3, 8, 8), torch.tensor([0])), ValueError, "one label"),
+        (lambda tr, va: train.set_seed(-1), ValueError, "seed must be >= 0"),
+    ],
+)
+def test_bad_input_errors(loaders, call, err, match):
+    with pytest.raises(err, match=match):
+        call(*loaders)
+
+
+def test_empty_loader_error():
+    empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 3, 8, 8), torch.zeros(0)))
+    with pytest.raises(ValueError, match="empty"):
+        train.evaluate(_tiny(), empty)
