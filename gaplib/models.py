@@ -113,7 +113,7 @@ def flatten_cnn(
     hidden: int = 256,
     dropout: float = 0.0,
 ) -> nn.Sequential:
-    """The classic design: `conv_body` → Flatten → Linear(C·g·g, hidden) → ReLU → [Dropout] → Linear; one input size only."""
+    """The classic design: `conv_body` → Flatten → Linear(C·g·g, hidden) → ReLU → [Dropout] → Linear; one size only."""
     widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
     g, p = grid_size(size, len(widths)), check_fraction(dropout, "dropout")
     head = [nn.Flatten(), nn.Linear(widths[-1] * g * g, hidden), nn.ReLU(inplace=True)]

@@ -146,7 +146,9 @@ def fit(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, bs: int = 256, device: torch.device | str | None = None) -> torch.Tensor:
+def predict(
+    model: nn.Module, images: torch.Tensor, bs: int = 256, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Logits of `model` for `images` `(N, 3, H, W)`, computed in batches, returned on the CPU."""
     check_maps(images, "images")
     check_int(bs, "bs", 1)
@@ -158,5 +160,6 @@ def predict(model: nn.Module, images: torch.Tensor, bs: int = 256, device: torch
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, bs: int = 256) -> float:
     """Fraction of `images` whose predicted class equals `labels`."""
     if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(f"labels must be a 1-D tensor with one label per image ({len(images)}), got {getattr(labels, 'shape', labels)}")
+        got = getattr(labels, "shape", labels)
+        raise ValueError(f"labels must be a 1-D tensor with one label per image ({len(images)}), got {got}")
     return (predict(model, images, bs).argmax(1) == labels).float().mean().item()

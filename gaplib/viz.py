@@ -69,7 +69,9 @@ def plot_history(histories: History | Mapping[str, History], metric: str = "acc"
     return fig
 
 
-def show_feature_maps(maps: torch.Tensor, n: int = 16, ncols: int = 8, titles: Sequence[str] | None = None) -> plt.Figure:
+def show_feature_maps(
+    maps: torch.Tensor, n: int = 16, ncols: int = 8, titles: Sequence[str] | None = None
+) -> plt.Figure:
     """Show the first `n` channels of one image's feature maps `(C, H, W)` or `(1, C, H, W)` as a grid."""
     if isinstance(maps, torch.Tensor) and maps.ndim == 3:
         maps = maps[None]

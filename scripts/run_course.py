@@ -35,7 +35,8 @@ def run_one(path: Path, out: Path) -> tuple[str, float, str]:
     start = time.perf_counter()
     status = "ok"
     try:
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        resources = {"metadata": {"path": str(path.parent)}}
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources=resources).execute()
     except Exception as err:  # keep going: the index shows which notebook failed and why
         status = f"failed: {type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     seconds = time.perf_counter() - start

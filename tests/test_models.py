@@ -15,13 +15,13 @@ def test_seed_model_accepts_16_to_128_px(size):
 
 def test_seed_model_is_the_posts_model():
     m = models.seed_model()
-    linears = [(l.in_features, l.out_features) for l in m if isinstance(l, nn.Linear)]
+    linears = [(lin.in_features, lin.out_features) for lin in m if isinstance(lin, nn.Linear)]
     assert linears == [(256, 128), (128, 56), (56, 10)]
     convs = [(c.in_channels, c.out_channels) for c in m if isinstance(c, nn.Conv2d)]
     assert convs == [(3, 32), (32, 64), (64, 128), (128, 128), (128, 256), (256, 256)]
-    assert sum(isinstance(l, nn.MaxPool2d) for l in m) == 3
-    assert sum(isinstance(l, nn.BatchNorm2d) for l in m) == 3
-    assert any(isinstance(l, nn.AdaptiveAvgPool2d) and l.output_size == (1, 1) for l in m)
+    assert sum(isinstance(layer, nn.MaxPool2d) for layer in m) == 3
+    assert sum(isinstance(layer, nn.BatchNorm2d) for layer in m) == 3
+    assert any(isinstance(layer, nn.AdaptiveAvgPool2d) and layer.output_size == (1, 1) for layer in m)
 
 
 def test_flatten_cnn_only_works_at_its_size():
@@ -33,9 +33,9 @@ def test_flatten_cnn_only_works_at_its_size():
 
 def test_flatten_cnn_dropout_and_widths():
     m = models.flatten_cnn(32, 6, widths=(8, 16), hidden=32, dropout=0.5)
-    assert any(isinstance(l, nn.Dropout) for l in m.head)
+    assert any(isinstance(layer, nn.Dropout) for layer in m.head)
     assert m.head[1].in_features == 16 * 8 * 8
-    assert not any(isinstance(l, nn.Dropout) for l in models.flatten_cnn(32, 6).head)
+    assert not any(isinstance(layer, nn.Dropout) for layer in models.flatten_cnn(32, 6).head)
 
 
 @pytest.mark.parametrize("size", [16, 24, 32, 48, 64, 100, 256])
@@ -61,7 +61,7 @@ def test_gap_models_work_at_any_size(builder, size):
 
 def test_nin_has_no_linear_layer():
     m = models.nin_net(6)
-    assert not any(isinstance(l, nn.Linear) for l in m.modules())
+    assert not any(isinstance(layer, nn.Linear) for layer in m.modules())
     assert m.head[0].out_channels == 6
 
 

@@ -1,9 +1,9 @@
 """environment.yml (conda) and the pip set-up (pyproject.toml + requirements.txt) must list the same packages."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,8 +22,8 @@ def _pins(reqs) -> dict[str, str]:
 def _pip_side():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"]) + [r for extra in project["optional-dependencies"].values() for r in extra]
-    lines = [l.strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
-    lines = [l for l in lines if l and not l.startswith("#")]
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
     return reqs, lines
 
 
@@ -53,7 +53,7 @@ def test_environment_installs_gaplib_and_uses_conda_forge():
     env, conda, pip = _conda_side()
     assert env["channels"] == ["conda-forge"] and "pip" in conda
     assert "-e ." in pip
-    assert any(l.startswith("-e .[course,test]") for l in _pip_side()[1])
+    assert any(line.startswith("-e .[course,test,lab]") for line in _pip_side()[1])
 
 
 def test_ci_runs_the_readme_test_command():
