@@ -1,6 +1,7 @@
 """Run every course notebook headlessly and write a browsable HTML rendering with an index.
 
-Used by `make course`. The notebooks in notebooks/ are left untouched: executed copies and their HTML
+Used by `make course`; it is also the course's speed benchmark: it times each notebook and writes the
+table to build/course/times.md. The notebooks in notebooks/ are left untouched: executed copies and their HTML
 go to build/course/. Usage: python scripts/run_course.py [--out build/course] [NOTEBOOK ...]
 """
 
@@ -82,7 +83,11 @@ def main() -> int:
         print(f"{s:.0f} s, {st}", flush=True)
         rows.append((p, t, s, st))
     index = write_index(rows, args.out)
-    print(f"\nThe whole course ran in {time.perf_counter() - total:.0f} s.")
+    table = ["| notebook | seconds | status |", "|---|---:|---|"]
+    table += [f"| {p.name} | {s:.1f} | {st} |" for p, _, s, st in rows]
+    (args.out / "times.md").write_text("\n".join(table) + "\n")
+    print("\n" + "\n".join(table))
+    print(f"\nThe whole course ran in {time.perf_counter() - total:.0f} s (table in {args.out / 'times.md'}).")
     print(f"Browse the results: open {index} in a web browser.")
     print("Work through the notebooks yourself: `make lab` starts JupyterLab in notebooks/.")
     return int(any(st != "ok" for *_, st in rows))
