@@ -1,0 +1,303 @@
+"""Tests for gaplib's Triton pooling kernels: agreement with PyTorch forward and backward.
+
+The GPU tests need CUDA and skip elsewhere. On a CPU-only machine the tests check that the module
+imports, that `available` says no and the pool functions fall back to PyTorch, and (when Triton is
+installed) run the kernels' logic on tiny inputs through Triton's CPU interpreter in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from torch import nn
+
+from gaplib import kernels, pool
+
+CUDA = torch.cuda.is_available()
+needs_cuda = pytest.mark.skipif(not CUDA, reason="the Triton kernels run on a CUDA GPU; this machine has none")
+needs_triton = pytest.mark.skipif(kernels.triton is None, reason="Triton is not installed")
+
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+# (N, C, H, W): 1x1 maps, the 7x7 of ResNet heads, odd sizes, C not a power of two,
+# few long maps (the split path) and many short ones
+SHAPES = [
+    (2, 3, 1, 1),
+    (4, 8, 7, 7),
+    (3, 5, 3, 11),
+    (2, 600, 7, 7),
+    (2, 16, 32, 32),
+    (1, 3, 112, 112),
+    (2, 64, 56, 56),
+    (9, 33, 17, 5),
+    (1, 1, 2, 3),
+]
+
+
+def _ref_pool(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """PyTorch reference: mean in float64 rounded to x's dtype, max exact, concat as [max, avg]."""
+    avg = x.double().mean((2, 3)).to(x.dtype)
+    mx = x.amax((2, 3))
+    return {"gap": avg, "gmp": mx, "concat_pool": torch.cat([mx, avg], 1)}[mode]
+
+
+def _ref_grad(x: torch.Tensor, g: torch.Tensor, mode: str) -> torch.Tensor:
+    """Reference input gradient in float32: mean spreads g/(H*W); max sends g to the first maximum."""
+    N, C, H, W = x.shape
+    L = H * W
+    first_max = nn.functional.one_hot(x.float().flatten(2).argmax(2), L).float()
+    g = g.float()
+    if mode == "gap":
+        out = g[..., None].expand(N, C, L) / L
+    elif mode == "gmp":
+        out = first_max * g[..., None]
+    else:
+        out = first_max * g[:, :C, None] + g[:, C:, None] / L
+    return out.reshape(N, C, H, W)
+
+
+def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
+
+
+@pytest.fixture
+def poisoned_cache():
+    """Fill freed GPU memory with NaN, so an output element the kernel forgets to write shows up."""
+    if CUDA:
+        junk = torch.full((1 << 24,), float("nan"), device="cuda")
+        del junk
+    yield
+
+
+# ----------------------------------------------------------------------------------------------- CPU
+def test_module_imports_and_says_no_on_cpu():
+    x = torch.randn(2, 3, 4, 4)
+    assert not kernels.available(x), "the kernels need a CUDA tensor; on a CPU tensor available() must be False"
+    assert not kernels.available(torch.randn(2, 3, 4)), "a 3-D tensor is not a batch of feature maps"
+    assert not kernels.available(torch.ones(2, 3, 4, 4, dtype=torch.int32)), "integer maps are not pooled by kernels"
+    assert set(kernels.__all__) == {"available", "gap", "gmp", "concat_pool"}
+
+
+def test_pool_functions_fall_back_on_cpu():
+    x = torch.randn(3, 5, 6, 7)
+    torch.testing.assert_close(pool.gap(x), x.mean((2, 3)))
+    torch.testing.assert_close(pool.gmp(x), x.amax((2, 3)))
+    torch.testing.assert_close(pool.concat_pool(x), torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1))
+
+
+@pytest.mark.skipif(kernels.triton is not None and os.environ.get("TRITON_INTERPRET") == "1",
+                    reason="the Triton interpreter accepts CPU tensors")
+def test_kernels_reject_cpu_tensors_with_a_clear_error():
+    with pytest.raises(ValueError, match="CUDA tensor"):
+        kernels.gap(torch.randn(2, 3, 4, 4))
+
+
+def test_env_switch_turns_kernels_off(monkeypatch):
+    monkeypatch.setenv("GAPLIB_KERNELS", "0")
+    x = torch.randn(2, 3, 4, 4, device="cuda" if CUDA else "cpu")
+    assert not kernels.available(x), "GAPLIB_KERNELS=0 must switch the kernels off"
+    torch.testing.assert_close(pool.gap(x), x.mean((2, 3)))
+
+
+INTERPRETER_SCRIPT = textwrap.dedent(
+    """
+    import torch
+    from torch import nn
+    from gaplib import kernels as K
+
+    torch.manual_seed(0)
+    fns = {"gap": K.gap, "gmp": K.gmp, "concat_pool": K.concat_pool}
+    split = {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 2, 4), "rows_bwd": (0, 32, 4)}  # split forward, flat backward
+    cases = [((2, 3, 5, 4), {}), ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split)]
+    for shape, override in cases:
+        K._OVERRIDE.clear()
+        K._OVERRIDE.update(override)
+        for dtype in (torch.float32, torch.bfloat16):
+            for cl in (False, True):
+                x = torch.randint(-3, 4, shape).to(dtype)  # integers: many tied maxima
+                x = x.contiguous(memory_format=torch.channels_last) if cl else x
+                N, C, H, W = shape
+                first = nn.functional.one_hot(x.float().flatten(2).argmax(2), H * W).float()
+                for name, fn in fns.items():
+                    xg = x.clone().requires_grad_(True)
+                    y = fn(xg)
+                    avg, mx = x.double().mean((2, 3)).to(dtype), x.amax((2, 3))
+                    want = {"gap": avg, "gmp": mx, "concat_pool": torch.cat([mx, avg], 1)}[name]
+                    torch.testing.assert_close(y, want)
+                    g = torch.randn_like(y)
+                    y.backward(g)
+                    gf = g.float()
+                    if name == "gap":
+                        gw = gf[..., None].expand(N, C, H * W) / (H * W)
+                    elif name == "gmp":
+                        gw = first * gf[..., None]
+                    else:
+                        gw = first * gf[:, :C, None] + gf[:, C:, None] / (H * W)
+                    torch.testing.assert_close(xg.grad.float(), gw.reshape(shape), atol=1e-2, rtol=1e-2)
+                    assert xg.grad.stride() == x.stride(), "the gradient keeps the input's layout"
+    print("interpreter ok")
+    """
+)
+
+
+def _triton_version() -> tuple[int, ...]:
+    return tuple(int(p) for p in kernels.triton.__version__.split(".")[:2] if p.isdigit())
+
+
+@needs_triton
+@pytest.mark.skipif(kernels.triton is not None and _triton_version() < (3, 8),
+                    reason="Triton's CPU interpreter before 3.8 cannot run loops with run-time bounds")
+def test_kernel_logic_on_cpu_through_the_triton_interpreter():
+    env = dict(os.environ, TRITON_INTERPRET="1", GAPLIB_KERNELS="1")
+    done = subprocess.run([sys.executable, "-c", INTERPRETER_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "interpreter ok" in done.stdout, done.stdout[-2000:] + done.stderr[-4000:]
+
+
+# ----------------------------------------------------------------------------------------------- GPU
+@needs_cuda
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_forward_and_backward_match_pytorch(shape, dtype, channels_last, poisoned_cache):
+    torch.manual_seed(sum(shape))
+    x = _layout(torch.randn(shape, device="cuda").to(dtype), channels_last)
+    assert kernels.available(x)
+    for mode, fn in [("gap", kernels.gap), ("gmp", kernels.gmp), ("concat_pool", kernels.concat_pool)]:
+        xg = x.clone().requires_grad_(True)
+        y = fn(xg)
+        assert y.dtype == dtype and y.shape == _ref_pool(x, mode).shape
+        if mode == "gmp":
+            assert torch.equal(y, _ref_pool(x, mode)), "the max of each map is exact"
+        else:
+            torch.testing.assert_close(y, _ref_pool(x, mode))
+        with torch.no_grad():  # the inference path (no indices kept; its blocks may differ) agrees
+            torch.testing.assert_close(fn(x), y)
+        g = torch.randn_like(y)
+        y.backward(g)
+        assert xg.grad.stride() == x.stride(), "the gradient keeps the input's memory layout"
+        tol = {torch.float32: 1e-6, torch.float16: 1e-3, torch.bfloat16: 8e-3}[dtype]
+        torch.testing.assert_close(xg.grad.float(), _ref_grad(x, g, mode), rtol=tol, atol=tol)
+
+
+@needs_cuda
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_gradients_equal_pytorch_modules(dtype, channels_last):
+    torch.manual_seed(1)
+    x = _layout(torch.randn(8, 96, 9, 9, device="cuda").to(dtype), channels_last)
+
+    def grad_of(f):
+        xg = x.clone().requires_grad_(True)
+        y = f(xg)
+        y.backward(torch.linspace(-1, 1, y.numel(), device="cuda").reshape(y.shape).to(dtype))
+        return y, xg.grad
+
+    fastai_concat = lambda t: torch.cat([nn.AdaptiveMaxPool2d(1)(t), nn.AdaptiveAvgPool2d(1)(t)], 1).flatten(1)
+    pairs = [
+        (kernels.gap, lambda t: t.mean((2, 3))),
+        (kernels.gap, lambda t: nn.AdaptiveAvgPool2d(1)(t).flatten(1)),
+        (kernels.gmp, lambda t: nn.AdaptiveMaxPool2d(1)(t).flatten(1)),
+        (kernels.concat_pool, fastai_concat),  # fastai's AdaptiveConcatPool2d, flattened
+    ]
+    for mine, theirs in pairs:
+        (y1, g1), (y2, g2) = grad_of(mine), grad_of(theirs)
+        torch.testing.assert_close(y1, y2)
+        torch.testing.assert_close(g1, g2)
+
+
+@needs_cuda
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+@pytest.mark.parametrize("shape", [(4, 8, 7, 7), (2, 3, 64, 64), (1, 2, 112, 112)], ids=str)
+def test_ties_send_the_gradient_to_the_first_maximum(shape, channels_last):
+    torch.manual_seed(2)
+    x = torch.randint(0, 3, shape, device="cuda").float()
+    x[0, 0] = 0.0  # a whole map of ties, like a dead ReLU channel
+    x = _layout(x, channels_last)
+    xg = x.clone().requires_grad_(True)
+    kernels.gmp(xg).sum().backward()
+    torch.testing.assert_close(xg.grad, _ref_grad(x, torch.ones(shape[:2], device="cuda"), "gmp"), rtol=0, atol=0)
+    assert xg.grad[0, 0].flatten()[0] == 1 and xg.grad[0, 0].sum() == 1, "one position of a tied map gets it all"
+    if not channels_last:
+        xa = x.clone().requires_grad_(True)
+        nn.AdaptiveMaxPool2d(1)(xa).sum().backward()
+        assert torch.equal(xg.grad, xa.grad), "same tie rule as nn.AdaptiveMaxPool2d"
+
+
+@needs_cuda
+def test_nan_and_inf_propagate_like_pytorch():
+    x = torch.randn(2, 4, 7, 7, device="cuda")
+    x[0, 1, 3, 3] = float("nan")
+    x[1, 2] = float("-inf")
+    x[1, 3, 0, 0] = float("inf")
+    for cl in (False, True):
+        xx = _layout(x, cl)
+        torch.testing.assert_close(kernels.gmp(xx), xx.amax((2, 3)), equal_nan=True)
+        torch.testing.assert_close(kernels.gap(xx), xx.mean((2, 3)), equal_nan=True)
+        with torch.enable_grad():
+            y = kernels.concat_pool(xx.clone().requires_grad_(True))
+        torch.testing.assert_close(y, torch.cat([xx.amax((2, 3)), xx.mean((2, 3))], 1), equal_nan=True)
+
+
+@needs_cuda
+def test_strided_inputs_and_expanded_gradients():
+    base = torch.randn(4, 10, 9, 9, device="cuda")
+    x = base[:, ::2, 1:, :]  # neither NCHW-contiguous nor channels_last: copied once, then pooled
+    assert not x.is_contiguous()
+    torch.testing.assert_close(kernels.concat_pool(x), torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1))
+    xg = x.clone().requires_grad_(True)
+    kernels.gap(xg).sum().backward()  # the gradient of .sum() arrives expanded (stride 0)
+    torch.testing.assert_close(xg.grad, torch.full_like(x, 1 / 72))
+
+
+@needs_cuda
+def test_pool_functions_use_the_kernels_on_cuda(monkeypatch):
+    x = torch.randn(4, 8, 7, 7, device="cuda", requires_grad=True)
+    for f in (pool.gap, pool.gmp, pool.concat_pool):
+        assert "_GlobalPool" in type(f(x).grad_fn).__name__, f"gaplib.pool.{f.__name__} should call the kernel"
+    monkeypatch.setenv("GAPLIB_KERNELS", "0")
+    assert "_GlobalPool" not in type(pool.gap(x).grad_fn).__name__, "GAPLIB_KERNELS=0 falls back to PyTorch"
+
+
+@needs_cuda
+def test_works_on_a_cuda_graph_replay():
+    x = torch.randn(8, 64, 7, 7, device="cuda")
+    kernels.concat_pool(x)  # compile outside the capture
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = kernels.concat_pool(x)
+    x.copy_(torch.randn_like(x))
+    graph.replay()
+    torch.testing.assert_close(y, torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1))
+
+
+@needs_cuda
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 4, 4)},  # tiny blocks: H x W split across programs, then combined
+        {"rows_fwd": (256, 8, 4), "rows_bwd": (0, 1024, 4)},  # many short rows, flat backward
+        {"rows_fwd": (4, 512, 4, 1), "rows_bwd": (2, 256, 4), "cl_fwd": (64, 32, 4, 1), "cl_bwd": (32, 32, 4)},
+    ],
+    ids=["split", "flat", "loop"],
+)
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+def test_every_kernel_configuration_agrees(override, channels_last, monkeypatch):
+    monkeypatch.setattr(kernels, "_OVERRIDE", dict(override))
+    for shape in [(2, 48, 7, 7), (3, 5, 33, 31), (1, 3, 64, 64)]:
+        for dtype in (torch.float32, torch.bfloat16):
+            x = _layout(torch.randn(shape, device="cuda").to(dtype), channels_last)
+            xg = x.clone().requires_grad_(True)
+            y = kernels.concat_pool(xg)
+            torch.testing.assert_close(y, _ref_pool(x, "concat_pool"))
+            g = torch.randn_like(y)
+            y.backward(g)
+            tol = 1e-6 if dtype == torch.float32 else 8e-3
+            torch.testing.assert_close(xg.grad.float(), _ref_grad(x, g, "concat_pool"), rtol=tol, atol=tol)
+            torch.testing.assert_close(kernels.gap(x), _ref_pool(x, "gap"))
+            assert torch.equal(kernels.gmp(x), _ref_pool(x, "gmp"))
