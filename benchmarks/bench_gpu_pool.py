@@ -13,7 +13,7 @@ graph, is the time of one call. Backward times the backward pass alone (`torch.a
 retained forward graph). "Bytes" is what the operation must move: its input read plus its output
 written (forward: the maps and the pooled vector; backward: the pooled gradient and the map gradient).
 
-Usage: python benchmarks/bench_gpu_pool.py [--quick] [--sweep] [--out benchmarks/results]
+Usage: python benchmarks/bench_gpu_pool.py [--quick] [--sweep] [--variants] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -395,11 +395,62 @@ def sweep(bw: float, l2: int) -> dict:
     return picks
 
 
+# --------------------------------------------------------------------------------------- variants
+VARIANT_CASES = [((256, 2048, 7, 7), "fp32"), ((256, 2048, 7, 7), "bf16"), ((256, 512, 7, 7), "fp32"),
+                 ((128, 256, 32, 32), "fp32")]
+# short NCHW maps, forward: (ROWS, SCAN, num_warps) of the chunked kernel; ROWS = 0: the (rows, H*W) tile kernel
+FWD_VARIANTS = {"tile": (0, 0, 4), "gather32w4": (32, 0, 4), "gather64w8": (64, 0, 8), "scan32w4": (32, 1, 4),
+                "scan64w8": (64, 1, 8)}
+# backward: rows_bwd configs; (0, BLOCK, w): flat by value, (-ROWS, 0, w): chunked by whole rows
+BWD_VARIANTS = {"flat1024w4": (0, 1024, 4), "chunk32w4": (-32, 0, 4), "chunk64w8": (-64, 0, 8),
+                "chunk128w8": (-128, 0, 8)}
+
+
+def variants(bw: float, l2: int) -> list[dict]:
+    """% of copy bandwidth of each NCHW short-map kernel variant (fwd, train fwd, bwd) on the issue's NCHW shapes."""
+    fns = {"avg": kernels.gap, "max": kernels.gmp, "concat": kernels.concat_pool}
+    out = []
+    for shape, dname in VARIANT_CASES:
+        dtype = DTYPES[dname]
+        xs = make_inputs(shape, dtype, "NCHW", l2)
+        short = shape[2] * shape[3] <= 64
+        fwd_vars = FWD_VARIANTS if short else {"current": None}
+        bwd_vars = BWD_VARIANTS if short else {"current": None}
+        for kind, table in (("fwd", fwd_vars), ("bwd", bwd_vars)):
+            for vname, cfg in table.items():
+                kernels._OVERRIDE.clear()
+                if cfg is not None:
+                    kernels._OVERRIDE["flat_fwd" if kind == "fwd" else "rows_bwd"] = cfg
+                res = dict(shape="x".join(map(str, shape)), dtype=dname, kind=kind, variant=vname)
+                ops = ((("avg", False), ("max", False), ("max", True), ("concat", False), ("concat", True))
+                       if kind == "fwd" else (("avg", None), ("max", None), ("concat", None)))
+                for op, train in ops:
+                    key = op + ("-train" if train else "")
+                    try:
+                        if kind == "fwd":
+                            t, _ = time_forward(fns[op], xs, bw, train=train, reps=5)
+                        else:
+                            t, _ = time_backward(fns[op], xs, bw, reps=5)
+                        res[key] = 100 * op_bytes(shape, dtype, op) / t / bw
+                    except Exception as e:  # noqa: BLE001 - a variant that fails is reported, not fatal
+                        res[key] = 0.0
+                        print(f"  FAIL {key}: {type(e).__name__}: {str(e)[:200]}", flush=True)
+                out.append(res)
+                print(f"VAR {res['shape']:>13} {dname} {kind} {vname:>11} "
+                      + " ".join(f"{k} {v:5.1f}" for k, v in res.items() if isinstance(v, float)), flush=True)
+        kernels._OVERRIDE.clear()
+        del xs
+        torch.cuda.empty_cache()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the rows of issue 5's table")
     parser.add_argument("--sweep", action="store_true", help="also try block configurations of the kernels")
     parser.add_argument("--no-table", action="store_true", help="skip the main table (with --sweep)")
+    parser.add_argument("--variants", action="store_true",
+                        help="compare the short-map NCHW kernel variants on the issue's NCHW shapes, then stop")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the results")
     args = parser.parse_args()
     if not torch.cuda.is_available():
@@ -415,6 +466,9 @@ def main() -> int:
     t0 = time.time()
     bw = copy_bandwidth()
     print(f"{device}: copy bandwidth {bw / 1e12:.3f} TB/s (read + write)", flush=True)
+    if args.variants:
+        variants(bw, l2)
+        return 0
     if args.sweep:
         picks = sweep(bw, l2)
         (Path(args.out) / "tuned.txt").parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,9 @@ says yes; everywhere else it uses PyTorch.
 
 Two layouts, two kernels:
 - NCHW: each `(n, c)` map is a contiguous row of `H * W` values; a program reduces a tile of rows.
+  For short maps (H*W <= 64) there is also a chunked variant: a program reads whole rows as one aligned,
+  vectorised flat chunk and reduces each row with `tl.gather` (or a segmented scan); its backward writes
+  one flat chunk per program. `_TUNED` / `_OVERRIDE` choose it ("flat_fwd"; "rows_bwd" with BLOCK_R < 0).
 - channels_last: each image is an `(H * W, C)` matrix; a program reduces a strip of channels over H x W.
 When too few programs would fill the GPU (few long maps), H x W is split across programs and a
 small second kernel combines the float32 partial results.
@@ -37,6 +40,7 @@ except Exception:  # noqa: BLE001
     tl = None
 
 __all__ = ["available", "gap", "gmp", "concat_pool"]
+_HAS_GATHER = tl is not None and hasattr(tl, "gather")  # tl.gather (Triton >= 3.2) drives the short-map kernels
 
 _DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _AVG, _MAX, _CAT = 0, 1, 2
@@ -304,6 +308,108 @@ if triton is not None:
         tl.store(gx_ptr + o, val.to(gx_ptr.dtype.element_ty), mask=mask)
 
 
+    @triton.jit
+    def _seg_sum(a, fa, b, fb):
+        """Segmented sum: a segment start (fb) restarts the running sum."""
+        return tl.where(fb != 0, b, a + b), fa | fb
+
+    @triton.jit
+    def _seg_argmax(a, ia, fa, b, ib, fb):
+        """Segmented first-maximum: a segment start (fb) restarts; else as `_argmax_first`."""
+        m, i = _argmax_first(a, ia, b, ib)
+        restart = fb != 0
+        return tl.where(restart, b, m), tl.where(restart, ib, i), fa | fb
+
+    @triton.jit
+    def _flat_fwd_kernel(x_ptr, out_ptr, idx_ptr, R, C, total, out_sn, avg_off, inv_l, L: tl.constexpr,
+                         ROWS: tl.constexpr, ROWS_P: tl.constexpr, L_P: tl.constexpr, BLOCK: tl.constexpr,
+                         SCAN: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr):
+        """NCHW forward for short maps: ROWS whole rows = one contiguous chunk of ROWS * L values per program.
+
+        The chunk is read with one aligned 1-D load (ROWS * L is a multiple of 8, so the loads vectorise),
+        then reduced per row: SCAN=0 gathers it into a padded (ROWS_P, L_P) tile and reduces along its rows;
+        SCAN=1 runs a segmented scan over the flat chunk and gathers each row's last element.
+        """
+        FLAT: tl.constexpr = ROWS * L
+        pid = tl.program_id(0)
+        f = tl.arange(0, BLOCK)
+        o = pid * FLAT + f
+        fmask = (f < FLAT) & (o < total)
+        v = tl.load(x_ptr + o, mask=fmask, other=0.0).to(tl.float32)
+        k = tl.arange(0, ROWS_P)
+        r = pid * ROWS + k
+        rmask = (k < ROWS) & (r < R)
+        if SCAN:
+            rl = f // L
+            ll = f - rl * L
+            start = (ll == 0).to(tl.int32)
+            end = tl.where(k < ROWS, k * L + (L - 1), 0)
+            if MODE != 1:
+                cs, _ = tl.associative_scan((v, start), 0, _seg_sum)
+                s = tl.gather(cs, end, 0)
+            else:
+                s = tl.zeros((ROWS_P,), dtype=tl.float32)
+            if MODE != 0:
+                vm = tl.where(fmask, v, float("-inf"))
+                cm, ci, _ = tl.associative_scan((vm, ll, start), 0, _seg_argmax)
+                m = tl.gather(cm, end, 0)
+                bi = tl.gather(ci, end, 0)
+            else:
+                m = s
+                bi = r
+        else:
+            rr = k[:, None]
+            cc = tl.arange(0, L_P)[None, :]
+            valid = (cc < L) & (rr < ROWS)
+            src = tl.reshape(tl.where(valid, rr * L + cc, 0), (ROWS_P * L_P,))
+            t = tl.reshape(tl.gather(v, src, 0), (ROWS_P, L_P))
+            if MODE != 1:
+                s = tl.sum(tl.where(valid, t, 0.0), axis=1)
+            else:
+                s = tl.zeros((ROWS_P,), dtype=tl.float32)
+            if MODE != 0:
+                tm = tl.where(valid, t, float("-inf"))
+                if WITH_IDX:
+                    m, bi = tl.reduce((tm, tl.broadcast_to(cc, (ROWS_P, L_P))), 1, _argmax_first)
+                else:
+                    m = tl.reduce(tm, 1, _nanmax)
+                    bi = r
+            else:
+                m = s
+                bi = r
+        n = r // C
+        c = r - n * C
+        _store_result(out_ptr, idx_ptr, out_ptr, out_ptr, idx_ptr, r, n, c, rmask, s, m, bi, 0, R,
+                      out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
+
+    @triton.jit
+    def _chunk_bwd_kernel(g_ptr, idx_ptr, gx_ptr, R, C, total, gs0, gs1, inv_l, L: tl.constexpr,
+                          ROWS: tl.constexpr, ROWS_P: tl.constexpr, BLOCK: tl.constexpr, MODE: tl.constexpr):
+        """NCHW backward for short maps: ROWS whole rows = one contiguous chunk per program, one aligned 1-D store.
+
+        The ROWS per-map gradient values are loaded once and spread over the chunk with `tl.gather`.
+        """
+        FLAT: tl.constexpr = ROWS * L
+        pid = tl.program_id(0)
+        k = tl.arange(0, ROWS_P)
+        r = pid * ROWS + k
+        rmask = (k < ROWS) & (r < R)
+        n = r // C
+        c = r - n * C
+        gm, bi, ga = _grad_values(g_ptr, idx_ptr, r, n, c, rmask, C, gs0, gs1, inv_l, MODE)
+        f = tl.arange(0, BLOCK)
+        o = pid * FLAT + f
+        fmask = (f < FLAT) & (o < total)
+        rl = tl.minimum(f // L, ROWS_P - 1)
+        if MODE != 1:
+            val = tl.gather(ga, rl, 0)
+        if MODE != 0:
+            tgt = tl.gather(k * L + bi, rl, 0)
+            hit = tl.where(f == tgt, tl.gather(gm, rl, 0), 0.0)
+            val = hit if MODE == 1 else val + hit
+        tl.store(gx_ptr + o, val.to(gx_ptr.dtype.element_ty), mask=fmask)
+
+
 # --------------------------------------------------------------------------------------------------
 # Launch configuration: block shapes picked per shape class (tuned on an H100, see benchmarks/)
 # --------------------------------------------------------------------------------------------------
@@ -364,6 +470,28 @@ def _rows_fwd_cfg(R: int, L: int, C: int, esize: int, with_idx: bool) -> tuple:
     return block_r, block_l, 4 if block_r * block_l <= 2048 else 8
 
 
+def _flat_fwd_cfg(L: int, esize: int, with_idx: bool) -> tuple:
+    """(ROWS, SCAN, num_warps) for the NCHW forward of short maps; ROWS = 0 means use `_rows_fwd_kernel`.
+
+    ROWS is given for maps padded to 64 values and scaled up for shorter ones (see `_flat_rows`).
+    """
+    if "flat_fwd" in _OVERRIDE:
+        return _OVERRIDE["flat_fwd"]
+    if not _HAS_GATHER:
+        return (0, 0, 4)
+    # Off unless measured faster: the chunked kernels are not yet timed on an H100 (benchmarks/bench_gpu_pool.py
+    # --variants compares them); a ("flat_fwd", ...) entry in _TUNED switches them on for its shape class.
+    return _TUNED.get(_tune_key("flat_fwd", L, 0, esize, with_idx), (0, 0, 4))
+
+
+def _flat_rows(rows: int, L: int) -> int:
+    """Rows per program of the chunked short-map kernels: `rows` for 33..64 values a map, more for shorter maps.
+
+    A power of two >= 8, so that a chunk of rows * L values starts 16-byte aligned (vector loads and stores).
+    """
+    return max(8, _pow2(rows) * 64 // _pow2(L))
+
+
 def _cl_fwd_cfg(C: int, L: int, esize: int, with_idx: bool) -> tuple:
     """(BLOCK_L, BLOCK_C, num_warps[, num_stages]) for the channels_last forward kernel."""
     if "cl_fwd" in _OVERRIDE:
@@ -377,7 +505,11 @@ def _cl_fwd_cfg(C: int, L: int, esize: int, with_idx: bool) -> tuple:
 
 
 def _rows_bwd_cfg(R: int, L: int, C: int, esize: int) -> tuple:
-    """(BLOCK_R, BLOCK_L, num_warps[, num_stages]) for the NCHW backward kernel; BLOCK_R = 0 means flat."""
+    """(BLOCK_R, BLOCK_L, num_warps[, num_stages]) for the NCHW backward kernel.
+
+    BLOCK_R = 0: `_flat_bwd_kernel` (BLOCK_L values per program); BLOCK_R < 0: `_chunk_bwd_kernel` with
+    `_flat_rows(-BLOCK_R, L)` whole rows per program (short maps only).
+    """
     if "rows_bwd" in _OVERRIDE:
         return _OVERRIDE["rows_bwd"]
     tuned = _TUNED.get(_tune_key("rows_bwd", L, C, esize))
@@ -386,6 +518,13 @@ def _rows_bwd_cfg(R: int, L: int, C: int, esize: int) -> tuple:
     block_l = min(_pow2(L), 2048)
     block_r = max(1, min(_pow2(R), 2048 // block_l))
     return block_r, block_l, 4
+
+
+def _bwd_cfg_ok(cfg: tuple, L: int) -> tuple:
+    """`cfg`, or the flat backward if it asks for the chunked kernel where it does not apply."""
+    if cfg[0] < 0 and (L > 64 or not _HAS_GATHER):
+        return (0, 1024) + tuple(cfg[2:])
+    return cfg
 
 
 def _cl_bwd_cfg(C: int, L: int, esize: int) -> tuple:
@@ -424,6 +563,16 @@ def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, 
         return (x.mean((2, 3)) if mode == _AVG else x.amax((2, 3))), None
     out = torch.empty((N, 2 * C if mode == _CAT else C), device=x.device, dtype=x.dtype)
     keep = with_idx
+    flat = _flat_fwd_cfg(L, esize, with_idx) if not cl and L <= 64 else (0,)
+    if flat[0] > 0:  # short NCHW maps: whole rows per program, read as one aligned flat chunk
+        rows = _flat_rows(flat[0], L)
+        idx = torch.empty(R, device=x.device, dtype=torch.int32) if with_idx else None
+        block = _pow2(rows * L)
+        _flat_fwd_kernel[(_cdiv(R, rows),)](
+            x, out, idx if idx is not None else out, R, C, R * L, out.shape[1], C if mode == _CAT else 0, 1.0 / L,
+            L=L, ROWS=rows, ROWS_P=rows, L_P=_pow2(L), BLOCK=block, SCAN=flat[1], MODE=mode, WITH_IDX=with_idx,
+            num_warps=flat[2])
+        return out, idx
     # Short NCHW maps: the variant that tracks the argmax measured faster on an H100 than the one that does not
     # (its final per-row reduction is cheaper), so max pooling uses it even when no gradient needs the indices.
     with_idx = with_idx or (mode != _AVG and not cl and L <= 64)
@@ -481,9 +630,13 @@ def _backward(g: torch.Tensor, idx: torch.Tensor | None, meta: tuple, mode: int)
         _cl_bwd_kernel[grid](g, idx_arg, gx, C, L, n_cblocks, gs0, gs1, inv_l, MODE=mode,
                              BLOCK_L=block_l, BLOCK_C=block_c, **_launch_opts(cfg))
         return gx
-    cfg = _rows_bwd_cfg(R, L, C, esize)
+    cfg = _bwd_cfg_ok(_rows_bwd_cfg(R, L, C, esize), L)
     block_r, block_l = cfg[:2]
-    if block_r == 0:  # flat: BLOCK_L consecutive values per program, H*W and C compiled in
+    if block_r < 0:  # chunked: whole rows per program, per-row gradients gathered over the chunk
+        rows = _flat_rows(-block_r, L)
+        _chunk_bwd_kernel[(_cdiv(R, rows),)](g, idx_arg, gx, R, C, R * L, gs0, gs1, inv_l, L=L, ROWS=rows,
+                                             ROWS_P=rows, BLOCK=_pow2(rows * L), MODE=mode, **_launch_opts(cfg))
+    elif block_r == 0:  # flat: BLOCK_L consecutive values per program, H*W and C compiled in
         _flat_bwd_kernel[(_cdiv(R * L, block_l),)](g, idx_arg, gx, R * L, gs0, gs1, inv_l, L=L, C=C, MODE=mode,
                                                    BLOCK=block_l, **_launch_opts(cfg))
     else:

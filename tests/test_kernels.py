@@ -112,7 +112,11 @@ INTERPRETER_SCRIPT = textwrap.dedent(
     torch.manual_seed(0)
     fns = {"gap": K.gap, "gmp": K.gmp, "concat_pool": K.concat_pool}
     split = {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 2, 4), "rows_bwd": (0, 32, 4)}  # split forward, flat backward
-    cases = [((2, 3, 5, 4), {}), ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split)]
+    tile = {"flat_fwd": (0, 0, 4), "rows_fwd": (4, 8, 4), "rows_bwd": (4, 8, 4)}  # short maps: the tile kernels
+    chunk = {"flat_fwd": (8, 0, 4), "rows_bwd": (-8, 0, 4)}  # short maps in row chunks (gather), 5 rows left over
+    scan = {"flat_fwd": (8, 1, 4), "rows_bwd": (-8, 0, 4)}  # row chunks reduced by a segmented scan
+    cases = [((2, 3, 5, 4), {}), ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split), ((3, 7, 7, 7), chunk),
+             ((2, 3, 5, 5), tile), ((2, 5, 3, 3), scan)]
     for shape, override in cases:
         K._OVERRIDE.clear()
         K._OVERRIDE.update(override)
@@ -280,11 +284,15 @@ def test_works_on_a_cuda_graph_replay():
 @pytest.mark.parametrize(
     "override",
     [
-        {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 4, 4)},  # tiny blocks: H x W split across programs, then combined
-        {"rows_fwd": (256, 8, 4), "rows_bwd": (0, 1024, 4)},  # many short rows, flat backward
-        {"rows_fwd": (4, 512, 4, 1), "rows_bwd": (2, 256, 4), "cl_fwd": (64, 32, 4, 1), "cl_bwd": (32, 32, 4)},
+        # tiny blocks: H x W split across programs, then combined
+        {"flat_fwd": (0, 0, 4), "rows_fwd": (1, 16, 4), "cl_fwd": (16, 4, 4)},
+        {"flat_fwd": (0, 0, 4), "rows_fwd": (256, 8, 4), "rows_bwd": (0, 1024, 4)},  # many short rows, flat backward
+        {"flat_fwd": (0, 0, 4), "rows_fwd": (4, 512, 4, 1), "rows_bwd": (2, 256, 4), "cl_fwd": (64, 32, 4, 1),
+         "cl_bwd": (32, 32, 4)},
+        {"flat_fwd": (32, 0, 4), "rows_bwd": (-32, 0, 4)},  # short maps: row chunks, gather-reduced
+        {"flat_fwd": (64, 1, 8), "rows_bwd": (-64, 0, 8)},  # short maps: row chunks, segmented scan
     ],
-    ids=["split", "flat", "loop"],
+    ids=["split", "flat", "loop", "chunk", "scan"],
 )
 @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
 def test_every_kernel_configuration_agrees(override, channels_last, monkeypatch):
@@ -301,3 +309,55 @@ def test_every_kernel_configuration_agrees(override, channels_last, monkeypatch)
             torch.testing.assert_close(xg.grad.float(), _ref_grad(x, g, "concat_pool"), rtol=tol, atol=tol)
             torch.testing.assert_close(kernels.gap(x), _ref_pool(x, "gap"))
             assert torch.equal(kernels.gmp(x), _ref_pool(x, "gmp"))
+
+
+# the short-map NCHW kernels: (forward, backward) overrides; ROWS 8 leaves partial chunks on most shapes below
+SHORT_VARIANTS = {
+    "default": {},
+    "tile": {"flat_fwd": (0, 0, 4)},
+    "gather8": {"flat_fwd": (8, 0, 4), "rows_bwd": (-8, 0, 4)},
+    "gather64": {"flat_fwd": (64, 0, 8), "rows_bwd": (-64, 0, 8)},
+    "scan8": {"flat_fwd": (8, 1, 4), "rows_bwd": (-16, 0, 4)},
+    "scan32": {"flat_fwd": (32, 1, 4), "rows_bwd": (-32, 0, 4)},
+}
+
+
+@needs_cuda
+@pytest.mark.parametrize("variant", list(SHORT_VARIANTS), ids=str)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_short_map_kernels_match_pytorch(variant, dtype, monkeypatch, poisoned_cache):
+    """Odd H*W (49, 25, 9, 1, 15, 64) and row counts that leave a partial chunk, with ties, NaN and +-inf."""
+    monkeypatch.setattr(kernels, "_OVERRIDE", dict(SHORT_VARIANTS[variant]))
+    for shape in [(3, 37, 7, 7), (5, 13, 5, 5), (7, 11, 3, 3), (3, 29, 1, 1), (2, 9, 3, 5), (3, 17, 8, 8),
+                  (64, 65, 7, 7)]:
+        torch.manual_seed(sum(shape))
+        N, C, H, W = shape
+        for ties in (False, True):
+            x = torch.randint(-2, 3, shape, device="cuda") if ties else torch.randn(shape, device="cuda")
+            x = x.to(dtype)
+            assert kernels.available(x)
+            for mode, fn in [("gap", kernels.gap), ("gmp", kernels.gmp), ("concat_pool", kernels.concat_pool)]:
+                with torch.no_grad():
+                    y0 = fn(x)
+                xg = x.clone().requires_grad_(True)
+                y = fn(xg)
+                if mode == "gmp":
+                    assert torch.equal(y, _ref_pool(x, mode)) and torch.equal(y0, y), "the max of each map is exact"
+                else:
+                    torch.testing.assert_close(y, _ref_pool(x, mode))
+                    torch.testing.assert_close(y0, y)
+                g = torch.randn_like(y)
+                y.backward(g)
+                tol = {torch.float32: 1e-6, torch.float16: 1e-3, torch.bfloat16: 8e-3}[dtype]
+                torch.testing.assert_close(xg.grad.float(), _ref_grad(x, g, mode), rtol=tol, atol=tol)
+        if H * W > 1:
+            x = torch.randn(shape, device="cuda").to(dtype)
+            x[0, 1, 0, 1] = float("nan")
+            x[1, 2] = float("-inf")
+            x[-1, -1, -1, -1] = float("inf")
+            torch.testing.assert_close(kernels.gmp(x), x.amax((2, 3)), equal_nan=True)
+            torch.testing.assert_close(kernels.gap(x), x.float().mean((2, 3)).to(dtype), equal_nan=True)
+            with torch.enable_grad():
+                y = kernels.concat_pool(x.clone().requires_grad_(True))
+            torch.testing.assert_close(y, torch.cat([x.amax((2, 3)), x.float().mean((2, 3)).to(dtype)], 1),
+                                       equal_nan=True)
