@@ -196,8 +196,15 @@ def write_image_folder(root: str | Path, train: Sample, valid: Sample, manifest:
 def shapes_folder(
     size: int = 32, n_train: int = 600, n_valid: int = 300, seed: int = 0, root: str | Path | None = None
 ) -> Path:
-    """The shapes dataset as an ImageNet-style folder, written once under `data_dir()` and reused."""
-    root = Path(root) if root is not None else data_dir() / f"shapes{size}"
+    """The shapes dataset as an ImageNet-style folder, written once under `data_dir()` and reused.
+
+    The default folder is `shapes<size>` for the default counts and seed, else a name that includes them,
+    so notebooks asking for different folders at the same time never overwrite each other.
+    """
+    if root is None:
+        default = (n_train, n_valid, seed) == (600, 300, 0)
+        root = data_dir() / (f"shapes{size}" if default else f"shapes{size}_{n_train}x{n_valid}_seed{seed}")
+    root = Path(root)
     manifest = {"kind": "shapes", "size": size, "n_train": n_train, "n_valid": n_valid, "seed": seed}
     done = root / "manifest.json"
     if done.exists() and json.loads(done.read_text()) == manifest:

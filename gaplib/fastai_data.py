@@ -1,0 +1,74 @@
+"""fastai `DataLoaders` over an ImageNet-style folder: the course's shapes offline, Imagenette online.
+
+`folder_dls` is the one loading function notebook 05 runs on either dataset, and the one the tests
+point at small local folders. fastai is imported inside it, so `import gaplib` stays light.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from ._checks import check_dir, check_int
+from .device import default_device
+
+if TYPE_CHECKING:
+    from fastai.data.core import DataLoaders
+
+__all__ = ["VALID_NAMES", "folder_dls"]
+
+VALID_NAMES = ("valid", "val")  # gaplib writes `valid/`, Imagenette ships `val/`
+
+
+def _split_names(root: Path) -> tuple[str, str]:
+    """The train and validation subfolder names of `root`, or a one-line FileNotFoundError."""
+    if not (root / "train").is_dir():
+        raise FileNotFoundError(f"{str(root)!r} has no train/ folder: expected train/<class>/<image> and valid/")
+    for name in VALID_NAMES:
+        if (root / name).is_dir():
+            return "train", name
+    raise FileNotFoundError(f"{str(root)!r} has no validation folder: expected valid/ or val/ beside train/")
+
+
+def folder_dls(
+    path: str | Path, size: int, bs: int = 64, seed: int = 0, device: torch.device | str | None = None
+) -> DataLoaders:
+    """fastai `DataLoaders` over `path/{train,valid or val}/<class>/<image>`, every image resized to `size` px."""
+    root = check_dir(path, "image folder")
+    check_int(size, "size", 1)
+    check_int(bs, "bs", 1)
+    check_int(seed, "seed", 0)
+    train, valid = _split_names(root)
+
+    from fastai.vision.all import (
+        CategoryBlock,
+        DataBlock,
+        GrandparentSplitter,
+        ImageBlock,
+        Resize,
+        get_image_files,
+        parent_label,
+    )
+
+    for split in (train, valid):
+        files = get_image_files(root / split)
+        if not files:
+            raise FileNotFoundError(f"no image files under {str(root / split)!r}: expected {split}/<class>/<image>")
+        stray = next((f for f in files if f.parent.parent != root / split), None)
+        if stray is not None:
+            raise ValueError(f"{str(stray)!r} is not one level below {split}/: the layout is {split}/<class>/<image>")
+    dblock = DataBlock(
+        blocks=(ImageBlock, CategoryBlock),
+        get_items=partial(get_image_files, folders=[train, valid]),
+        splitter=GrandparentSplitter(train_name=train, valid_name=valid),
+        get_y=parent_label,
+        item_tfms=Resize(size),
+    )
+    device = torch.device(device) if device is not None else default_device()
+    dls = dblock.dataloaders(root, bs=bs, num_workers=0, device=device)
+    dls.train.rng = random.Random(seed)  # seeded shuffling, without touching the global random state
+    return dls
