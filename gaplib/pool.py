@@ -1,30 +1,63 @@
 """Global pooling: turn `(N, C, H, W)` feature maps into one vector per image, whatever H x W.
 
 Each pooling is a function (the computation) and an `nn.Module` that calls it, as in
-`torch.nn.functional` and `torch.nn.modules.pooling`. On a CUDA tensor the functions use
-gaplib's Triton kernels (`gaplib.kernels`) when they can; elsewhere they use PyTorch's fastest
-spelling (`x.mean((2, 3))`, `x.amax((2, 3))`).
+`torch.nn.functional` and `torch.nn.modules.pooling`. On a CUDA tensor `gap`, `gmp` and
+`concat_pool` use gaplib's Triton kernels (`gaplib.kernels`) when they can; elsewhere they use
+PyTorch's fastest spelling: `x.mean((2, 3))`, and `x.amax((2, 3))`, whose forward is many times
+faster than `nn.AdaptiveMaxPool2d(1)`'s. Training on a CPU is the exception: there `amax`'s backward
+(compare every value with the max, share the gradient among ties) costs more than its forward saves,
+so when a gradient is needed max pooling uses `F.adaptive_max_pool2d`, whose backward scatters the
+gradient to the argmax it saved (`benchmarks/bench_pools.py --backward` measures both).
+
+`gem` (generalized mean) and `lse_pool` (log-sum-exp) sit between average and max pooling, with a
+knob (`p`, `r`) that can be learned; they always use PyTorch.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_maps
 
-__all__ = ["gap", "gmp", "concat_pool", "GlobalAvgPool", "GlobalMaxPool", "ConcatPool"]
+__all__ = [
+    "gap",
+    "gmp",
+    "concat_pool",
+    "gem",
+    "lse_pool",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
+    "ConcatPool",
+    "GeM",
+    "LSEPool",
+]
+
+
+# Below this many values a Triton launch's fixed cost (tens of microseconds from Python) outweighs the
+# bandwidth it saves, so small feature maps stay on PyTorch's kernels; notebook 09 measures both.
+KERNEL_MIN_NUMEL = 1 << 22
 
 
 def _kernels(x: torch.Tensor):
-    """gaplib's GPU kernels module when `x` lives on a GPU that can run them, else None."""
-    if not x.is_cuda:
+    """gaplib's GPU kernels module when `x` is a large enough tensor on a GPU that can run them, else None."""
+    if not x.is_cuda or x.numel() < KERNEL_MIN_NUMEL:
         return None
     try:
         from . import kernels
     except ImportError:
         return None
     return kernels if kernels.available(x) else None
+
+
+def _torch_max(x: torch.Tensor) -> torch.Tensor:
+    """PyTorch's fastest global max of `x`: `amax`, or on a CPU with a gradient to compute, the argmax-saving pool."""
+    if x.device.type == "cpu" and x.requires_grad and torch.is_grad_enabled():
+        return F.adaptive_max_pool2d(x, 1).flatten(1)  # same values; gradient to one (the first) maximum
+    return x.amax((2, 3))
 
 
 def gap(x: torch.Tensor) -> torch.Tensor:
@@ -38,14 +71,14 @@ def gmp(x: torch.Tensor) -> torch.Tensor:
     """Global max pooling: the largest value of each feature map, `(N, C, H, W) -> (N, C)`."""
     check_maps(x)
     k = _kernels(x)
-    return k.gmp(x) if k is not None else x.amax((2, 3))
+    return k.gmp(x) if k is not None else _torch_max(x)
 
 
 def concat_pool(x: torch.Tensor) -> torch.Tensor:
     """Max and average pooling side by side, in fastai's order: `(N, C, H, W) -> (N, 2C)`."""
     check_maps(x)
     k = _kernels(x)
-    return k.concat_pool(x) if k is not None else torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1)
+    return k.concat_pool(x) if k is not None else torch.cat([_torch_max(x), x.mean((2, 3))], 1)
 
 
 class GlobalAvgPool(nn.Module):
@@ -67,3 +100,85 @@ class ConcatPool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return concat_pool(x)
+
+
+def _check_knob(value: object, name: str) -> float | torch.Tensor:
+    """Check that `value` is a positive finite number, or a one-element floating tensor (e.g. an `nn.Parameter`)."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or not value.is_floating_point():
+            got = f"{value.dtype} {tuple(value.shape)}"
+            raise ValueError(f"{name} must be a number or a one-element float tensor, got {got}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def gem(x: torch.Tensor, p: float | torch.Tensor = 3.0, eps: float = 1e-6) -> torch.Tensor:
+    """Generalized-mean (GeM) pooling `mean(x**p) ** (1/p)` per map, `(N, C, H, W) -> (N, C)`.
+
+    `p=1` is average pooling and a large `p` approaches max pooling. GeM assumes non-negative maps
+    (put it after a ReLU): values below `eps` are clamped to `eps`, so negative activations count as 0.
+    A large `p` on values above 1 can overflow float32 (`10 ** 40` does); typical learned `p` is 2-5.
+    """
+    check_maps(x)
+    p, eps = _check_knob(p, "p"), _check_knob(eps, "eps")
+    return x.clamp(min=eps).pow(p).mean((2, 3)).pow(1.0 / p)
+
+
+def lse_pool(x: torch.Tensor, r: float | torch.Tensor = 5.0) -> torch.Tensor:
+    """Log-sum-exp pooling `log(mean(exp(r * x))) / r` per map, `(N, C, H, W) -> (N, C)`.
+
+    A smooth maximum: a small `r` approaches average pooling, a large `r` max pooling. Unlike `gem` it
+    accepts negative values, and `torch.logsumexp` keeps it from overflowing at any `r`.
+    """
+    check_maps(x)
+    r = _check_knob(r, "r")
+    return (torch.logsumexp(x.flatten(2) * r, dim=2) - math.log(x.shape[2] * x.shape[3])) / r
+
+
+class _KnobPool(nn.Module):
+    """Base of `GeM` and `LSEPool`: a pooling with one positive scalar knob, a parameter or a fixed buffer."""
+
+    knob = "p"
+
+    def __init__(self, value: float, learnable: bool) -> None:
+        super().__init__()
+        t = torch.tensor(_check_knob(value, self.knob), dtype=torch.float32)
+        if not isinstance(learnable, bool):
+            raise TypeError(f"learnable must be True or False, got {learnable!r}")
+        if learnable:
+            self.register_parameter(self.knob, nn.Parameter(t))
+        else:
+            self.register_buffer(self.knob, t)
+
+    def extra_repr(self) -> str:
+        value = getattr(self, self.knob)
+        return f"{self.knob}={value.item():.3g}, learnable={isinstance(value, nn.Parameter)}"
+
+
+class GeM(_KnobPool):
+    """Layer form of `gem`, `(N, C, H, W) -> (N, C)`, with `p` a learned `nn.Parameter` unless `learnable=False`."""
+
+    knob = "p"
+
+    def __init__(self, p: float = 3.0, learnable: bool = True, eps: float = 1e-6) -> None:
+        super().__init__(p, learnable)
+        self.eps = _check_knob(eps, "eps")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return gem(x, self.p, self.eps)
+
+
+class LSEPool(_KnobPool):
+    """Layer form of `lse_pool`, `(N, C, H, W) -> (N, C)`, with a fixed `r` unless `learnable=True`."""
+
+    knob = "r"
+
+    def __init__(self, r: float = 5.0, learnable: bool = False) -> None:
+        super().__init__(r, learnable)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return lse_pool(x, self.r)

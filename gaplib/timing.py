@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
 from ._checks import check_int
 
-__all__ = ["time_fn"]
+__all__ = ["time_fn", "compare"]
 
 
 def time_fn(fn: Callable, *args, reps: int = 20, warmup: int = 3, **kwargs) -> float:
@@ -30,3 +30,21 @@ def time_fn(fn: Callable, *args, reps: int = 20, warmup: int = 3, **kwargs) -> f
         sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def compare(
+    fns: Mapping[str, Callable], *args, reps: int = 10, warmup: int = 3, rounds: int = 3, **kwargs
+) -> dict[str, float]:
+    """Seconds per call of each `{name: fn}` on the same arguments: `time_fn` medians in turns, best round kept.
+
+    Taking turns (a, b, a, b, ...) and keeping each function's fastest round keeps a busy machine from
+    favouring whichever function happened to run while it was quiet.
+    """
+    if not isinstance(fns, Mapping) or not fns:
+        raise ValueError("fns must be a non-empty {name: callable} dict, e.g. {'mean': lambda x: x.mean((2, 3))}")
+    check_int(rounds, "rounds", 1)
+    best = {name: float("inf") for name in fns}
+    for r in range(rounds):
+        for name, fn in fns.items():
+            best[name] = min(best[name], time_fn(fn, *args, reps=reps, warmup=warmup if r == 0 else 1, **kwargs))
+    return best

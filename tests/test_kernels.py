@@ -260,9 +260,12 @@ def test_strided_inputs_and_expanded_gradients():
 
 @needs_cuda
 def test_pool_functions_use_the_kernels_on_cuda(monkeypatch):
-    x = torch.randn(4, 8, 7, 7, device="cuda", requires_grad=True)
+    x = torch.randn(64, 256, 16, 16, device="cuda", requires_grad=True)
+    assert x.numel() >= pool.KERNEL_MIN_NUMEL
     for f in (pool.gap, pool.gmp, pool.concat_pool):
         assert "_GlobalPool" in type(f(x).grad_fn).__name__, f"gaplib.pool.{f.__name__} should call the kernel"
+        small = torch.randn(4, 8, 7, 7, device="cuda", requires_grad=True)
+        assert "_GlobalPool" not in type(f(small).grad_fn).__name__, "small maps stay on PyTorch's kernels"
     monkeypatch.setenv("GAPLIB_KERNELS", "0")
     assert "_GlobalPool" not in type(pool.gap(x).grad_fn).__name__, "GAPLIB_KERNELS=0 falls back to PyTorch"
 
