@@ -34,9 +34,10 @@ data: setup
 course: data
 	$(PY) scripts/run_course.py
 
+# one thread per test worker: two workers with two threads each oversubscribe a 2-core machine 5-7x
 test: setup
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n $(JOBS) --dist loadfile $(NBVAL) tests notebooks
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadfile --durations=12 $(NBVAL) tests notebooks
 
 check-cuda: setup
 	$(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'CUDA is not available: this job must run on a machine with a working GPU')"

@@ -1,7 +1,19 @@
 """gaplib: the small library behind the gapcourse notebooks on Global Average Pooling."""
 
-from . import data, device, fastai_data, models, pool, timing, train, viz
+from . import data, device, experiments, fastai_data, models, pool, timing, train, viz
 from .device import default_device
 
 __version__ = "0.1.0"
-__all__ = ["data", "device", "fastai_data", "models", "pool", "timing", "train", "viz", "default_device", "__version__"]
+__all__ = [
+    "data",
+    "device",
+    "experiments",
+    "fastai_data",
+    "models",
+    "pool",
+    "timing",
+    "train",
+    "viz",
+    "default_device",
+    "__version__",
+]

@@ -1,0 +1,249 @@
+"""Experiments that probe a trained model: image-size sweeps, translation flip rates, head ablations.
+
+- `size_sweep`: accuracy of one trained model on freshly made images at several sizes (NaN where
+  the model cannot run at a size, e.g. a flatten head away from its training size).
+- `shift_images` / `flip_rate`: translate images by a few pixels and count how often the prediction
+  changes.
+- `run_ablation` / `summarize`: train several heads on the same data over several seeds and report
+  mean ± std of valid accuracy, train-valid gap and head parameters (the shape of NiN's Table 5).
+- `plot_curves` / `plot_summary`: the pictures of those results.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ._checks import check_int, check_maps
+from .data import Sample, make_shapes
+from .models import count_params
+from .train import evaluate, fit, predict, set_seed
+
+__all__ = [
+    "SWEEP_SEED",
+    "size_sweep",
+    "shift_images",
+    "flip_rate",
+    "run_ablation",
+    "summarize",
+    "plot_curves",
+    "plot_summary",
+]
+
+SWEEP_SEED = 20_000  # default seed of freshly made test images: no course split uses it
+_PAD_MODES = ("replicate", "reflect", "constant", "circular")
+
+
+def _check_model(model: object) -> nn.Module:
+    """Check that `model` is an `nn.Module`."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_ints(values: object, name: str, minimum: int) -> list[int]:
+    """Check that `values` is a non-empty sequence of ints >= `minimum`."""
+    if isinstance(values, (int, str)) or not isinstance(values, Sequence) or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty list of ints, got {values!r}")
+    return [check_int(v, f"each of {name}", minimum) for v in values]
+
+
+def size_sweep(
+    model: nn.Module,
+    sizes: Sequence[int],
+    n: int = 300,
+    seed: int = SWEEP_SEED,
+    make: Callable[..., Sample] = make_shapes,
+    bs: int = 128,
+) -> dict[int, float]:
+    """Accuracy of one trained `model` on `n` images `make(n, size, seed)` per size; NaN where it cannot run.
+
+    A model that raises a `RuntimeError` at a size (a flatten head fed the wrong number of features, an
+    image too small for its pooling layers) gets `nan` there instead of stopping the sweep, so size-locked
+    and any-size models plot side by side.
+    """
+    _check_model(model)
+    sizes = _check_ints(sizes, "sizes", 1)
+    check_int(n, "n", 1)
+    check_int(seed, "seed", 0)
+    if not callable(make):
+        raise TypeError(f"make must be callable as make(n, size, seed) -> Sample, got {type(make).__name__}")
+    out = {}
+    for size in sizes:
+        sample = make(n, size, seed)
+        try:
+            logits = predict(model, sample.images, bs)
+        except RuntimeError:
+            out[size] = math.nan
+            continue
+        out[size] = (logits.argmax(1) == sample.labels).float().mean().item()
+    return out
+
+
+def shift_images(images: torch.Tensor, dx: int, dy: int, mode: str = "replicate") -> torch.Tensor:
+    """Translate `images` `(N, C, H, W)` by `dx` px right and `dy` px down; uncovered pixels come from `mode` padding.
+
+    `mode` is `F.pad`'s: 'replicate' (repeat the edge, the default), 'reflect', 'constant' (zeros) or
+    'circular' (wrap around, like `torch.roll`).
+    """
+    check_maps(images, "images")
+    for v, name, side in ((dx, "dx", images.shape[3]), (dy, "dy", images.shape[2])):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{name} must be an int number of pixels, got {type(v).__name__}")
+        if abs(v) >= side:
+            raise ValueError(f"|{name}| = {abs(v)} must be smaller than the image side {side}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"mode must be one of {_PAD_MODES}, got {mode!r}")
+    if dx == 0 and dy == 0:
+        return images.clone()
+    h, w = images.shape[2:]
+    padded = F.pad(images, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)), mode=mode)
+    x0, y0 = max(-dx, 0), max(-dy, 0)
+    return padded[:, :, y0 : y0 + h, x0 : x0 + w].contiguous()
+
+
+def flip_rate(
+    model: nn.Module, images: torch.Tensor, shifts: Sequence[int], mode: str = "replicate", bs: int = 256
+) -> dict[int, float]:
+    """Fraction of predictions that change when `images` move by `s` px, averaged over right, left, down, up."""
+    _check_model(model)
+    check_maps(images, "images")
+    shifts = _check_ints(shifts, "shifts", 0)
+    if mode not in _PAD_MODES:
+        raise ValueError(f"mode must be one of {_PAD_MODES}, got {mode!r}")
+    if max(shifts) >= min(images.shape[2:]):
+        raise ValueError(f"shifts must be smaller than the image side {min(images.shape[2:])}, got {max(shifts)}")
+    base = predict(model, images, bs).argmax(1)
+    out = {}
+    for s in shifts:
+        moves = [(s, 0), (-s, 0), (0, s), (0, -s)] if s > 0 else [(0, 0)]
+        rates = [
+            (predict(model, shift_images(images, dx, dy, mode), bs).argmax(1) != base).float().mean().item()
+            for dx, dy in moves
+        ]
+        out[s] = sum(rates) / len(rates)
+    return out
+
+
+def run_ablation(
+    builders: Mapping[str, Callable[[], nn.Module]],
+    train_dl: DataLoader,
+    valid_dl: DataLoader,
+    seeds: Sequence[int] = (0, 1, 2),
+    epochs: int = 8,
+    lr: float = 1e-2,
+    keep_models: bool = False,
+    progress: bool = True,
+) -> list[dict]:
+    """Train each `builders[name]()` once per seed with `fit`; one row per run: valid acc, train acc, gap, head params.
+
+    Train accuracy is measured after training in eval mode (dropout off), so the train-valid `gap`
+    compares like with like. With `keep_models`, each row also holds its trained `model`.
+    """
+    if not isinstance(builders, Mapping) or not builders:
+        raise ValueError("builders must be a non-empty {name: function returning a fresh nn.Module} dict")
+    for name, build in builders.items():
+        if not callable(build):
+            raise TypeError(f"builders[{name!r}] must be callable with no arguments, got {type(build).__name__}")
+    seeds = _check_ints(seeds, "seeds", 0)
+    check_int(epochs, "epochs", 1)
+    runs = [(name, seed) for name in builders for seed in seeds]
+    if progress:
+        from fastprogress.fastprogress import progress_bar
+
+        runs = progress_bar(runs)
+    rows = []
+    for name, seed in runs:
+        set_seed(seed)
+        model = _check_model(builders[name]())
+        t0 = time.perf_counter()
+        hist = fit(model, train_dl, valid_dl, epochs=epochs, lr=lr, seed=seed, progress=False)
+        _, train_acc = evaluate(model, train_dl)
+        row = {
+            "config": name,
+            "seed": seed,
+            "valid_acc": hist.valid_acc[-1],
+            "train_acc": train_acc,
+            "gap": train_acc - hist.valid_acc[-1],
+            "head_params": count_params(model)["head"],
+            "seconds": time.perf_counter() - t0,
+        }
+        if keep_models:
+            row["model"] = model.cpu().eval()
+        rows.append(row)
+    return rows
+
+
+def summarize(rows: Sequence[Mapping]) -> list[dict]:
+    """One row per config (in first-seen order): seeds, mean ± std of `valid_acc` and `gap`, `head_params`."""
+    if isinstance(rows, (Mapping, str)) or not isinstance(rows, Sequence) or not rows:
+        raise ValueError("rows must be the non-empty list of dicts that run_ablation returns")
+    need = {"config", "valid_acc", "gap", "head_params"}
+    for r in rows:
+        if not isinstance(r, Mapping) or not need <= set(r):
+            got = sorted(r) if isinstance(r, Mapping) else repr(r)
+            raise ValueError(f"each row needs the keys {sorted(need)}, got {got}")
+    out = []
+    for name in dict.fromkeys(r["config"] for r in rows):
+        group = [r for r in rows if r["config"] == name]
+        acc, gap = [r["valid_acc"] for r in group], [r["gap"] for r in group]
+        out.append({
+            "config": name,
+            "seeds": len(group),
+            "valid_acc_mean": statistics.fmean(acc),
+            "valid_acc_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
+            "gap_mean": statistics.fmean(gap),
+            "gap_std": statistics.stdev(gap) if len(gap) > 1 else 0.0,
+            "head_params": max(r["head_params"] for r in group),
+        })
+    return out
+
+
+def plot_curves(
+    curves: Mapping[str, Mapping[int, float]], xlabel: str, ylabel: str, title: str | None = None
+) -> plt.Figure:
+    """One line per `{name: {x: y}}` curve; NaN values are drawn as × on the x axis, labelled "cannot run"."""
+    if not isinstance(curves, Mapping) or not curves or not all(isinstance(c, Mapping) and c for c in curves.values()):
+        raise ValueError("curves must be a non-empty {name: {x: y}} dict of non-empty dicts")
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for i, (name, curve) in enumerate(curves.items()):
+        xs = sorted(curve)
+        ys = [curve[x] for x in xs]
+        ax.plot(xs, ys, "-o", color=f"C{i}", label=name, ms=4)
+        nan_xs = [x for x, y in zip(xs, ys) if math.isnan(y)]
+        if nan_xs:
+            ax.plot(nan_xs, [0] * len(nan_xs), "x", color=f"C{i}", ms=9, mew=2, clip_on=False,
+                    label=f"{name}: cannot run")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_summary(summary: Sequence[Mapping], metric: str = "valid_acc") -> plt.Figure:
+    """Bars of `metric` ('valid_acc' or 'gap') per config of `summarize`'s output, ± one std as error bars."""
+    if metric not in ("valid_acc", "gap"):
+        raise ValueError(f"metric must be 'valid_acc' or 'gap', got {metric!r}")
+    if isinstance(summary, (Mapping, str)) or not summary or not all(f"{metric}_mean" in r for r in summary):
+        raise ValueError("summary must be the non-empty list that summarize(rows) returns")
+    names = [r["config"] for r in summary]
+    means = [r[f"{metric}_mean"] for r in summary]
+    stds = [r[f"{metric}_std"] for r in summary]
+    fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(names)), 3))
+    bars = ax.bar(names, means, yerr=stds, capsize=4, color=[f"C{i}" for i in range(len(names))])
+    ax.bar_label(bars, labels=[f"{m:.3f}±{s:.3f}" for m, s in zip(means, stds)], fontsize=8, label_type="center")
+    ax.set_ylabel({"valid_acc": "valid accuracy", "gap": "train - valid accuracy"}[metric])
+    ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    return fig

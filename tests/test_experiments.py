@@ -1,0 +1,293 @@
+"""Unit tests for gaplib.experiments: size sweeps, shifts, flip rates, ablations and their plots."""
+
+import math
+
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+matplotlib.use("Agg")
+
+from gaplib import data, models  # noqa: E402
+from gaplib.data import SHAPES  # noqa: E402
+from gaplib.experiments import (  # noqa: E402
+    flip_rate,
+    plot_curves,
+    plot_summary,
+    run_ablation,
+    shift_images,
+    size_sweep,
+    summarize,
+)
+
+
+@pytest.fixture(autouse=True)
+def _cpu(monkeypatch):
+    """Run every test on the CPU, whatever the machine has."""
+    monkeypatch.setenv("GAPLIB_DEVICE", "cpu")
+
+
+def tiny_gap() -> nn.Module:
+    return models.gap_cnn(6, widths=(4,))
+
+
+def tiny_flat() -> nn.Module:
+    return models.flatten_cnn(16, 6, widths=(4,), hidden=8)
+
+
+class Constant(nn.Module):
+    """Predicts class `k` whatever the input (any size)."""
+
+    def __init__(self, k: int, n: int = 6):
+        super().__init__()
+        self.k, self.n = k, n
+
+    def forward(self, x):
+        out = torch.zeros(len(x), self.n)
+        out[:, self.k] = 1.0
+        return out
+
+
+class DotSide(nn.Module):
+    """Class 1 when the brightest pixel lies in the right half of the image, else class 0."""
+
+    def forward(self, x):
+        col = x.sum(1).flatten(1).argmax(1) % x.shape[3]
+        return nn.functional.one_hot((col >= x.shape[3] // 2).long(), 2).float()
+
+
+# size_sweep ---------------------------------------------------------------------------------------
+
+
+def test_size_sweep_any_size_model_gets_a_number_per_size():
+    torch.manual_seed(0)
+    res = size_sweep(tiny_gap(), [16, 24], n=12)
+    assert list(res) == [16, 24]
+    assert all(0.0 <= v <= 1.0 for v in res.values())
+
+
+def test_size_sweep_size_locked_model_gets_nan_elsewhere():
+    res = size_sweep(tiny_flat(), [16, 32], n=6)
+    assert not math.isnan(res[16]) and math.isnan(res[32])
+
+
+def test_size_sweep_accuracy_is_the_fraction_of_matching_labels():
+    sample = data.make_shapes(30, 16, seed=3)
+    expected = (sample.labels == 2).float().mean().item()
+    assert size_sweep(Constant(2), [16], n=30, seed=3)[16] == pytest.approx(expected)
+
+
+def test_size_sweep_uses_the_given_maker():
+    calls = []
+
+    def make(n, size, seed):
+        calls.append((n, size, seed))
+        return data.make_shapes(n, size, seed)
+
+    size_sweep(Constant(0), [16, 20], n=5, seed=7, make=make)
+    assert calls == [(5, 16, 7), (5, 20, 7)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        ({"model": "net"}, TypeError, "nn.Module"),
+        ({"sizes": []}, ValueError, "non-empty list"),
+        ({"sizes": 32}, ValueError, "non-empty list"),
+        ({"sizes": [32.0]}, TypeError, "must be an int"),
+        ({"n": 0}, ValueError, "n must be >= 1"),
+        ({"make": 3}, TypeError, "make must be callable"),
+    ],
+)
+def test_size_sweep_bad_input(kwargs, err, match):
+    args = {"model": Constant(0), "sizes": [16], "n": 4} | kwargs
+    with pytest.raises(err, match=match):
+        size_sweep(**args)
+
+
+# shift_images --------------------------------------------------------------------------------------
+
+
+def test_shift_images_moves_content_right_and_down():
+    x = torch.zeros(1, 1, 5, 5)
+    x[0, 0, 1, 1] = 1.0
+    y = shift_images(x, 2, 1, mode="constant")
+    assert y.shape == x.shape
+    assert y[0, 0, 2, 3] == 1.0 and y.sum() == 1.0
+
+
+def test_shift_images_negative_shift_moves_left_and_up():
+    x = torch.zeros(1, 1, 5, 5)
+    x[0, 0, 3, 3] = 1.0
+    y = shift_images(x, -3, -2, mode="constant")
+    assert y[0, 0, 1, 0] == 1.0 and y.sum() == 1.0
+
+
+def test_shift_images_replicate_fills_with_the_edge_and_circular_wraps():
+    x = torch.arange(4.0).reshape(1, 1, 1, 4)
+    assert shift_images(x, 1, 0)[0, 0, 0].tolist() == [0.0, 0.0, 1.0, 2.0]
+    assert shift_images(x, 1, 0, mode="circular")[0, 0, 0].tolist() == torch.roll(x, 1, 3)[0, 0, 0].tolist()
+
+
+def test_shift_images_zero_shift_is_a_copy():
+    x = torch.rand(2, 3, 6, 6)
+    y = shift_images(x, 0, 0)
+    assert torch.equal(x, y) and y.data_ptr() != x.data_ptr()
+
+
+@pytest.mark.parametrize(
+    "args, err, match",
+    [
+        ((torch.rand(3, 6, 6), 1, 0), ValueError, "4-D"),
+        ((torch.rand(1, 3, 6, 6), 1.5, 0), TypeError, "dx must be an int"),
+        ((torch.rand(1, 3, 6, 6), 0, 6), ValueError, "smaller than the image side"),
+        ((torch.rand(1, 3, 6, 6), -6, 0), ValueError, "smaller than the image side"),
+    ],
+)
+def test_shift_images_bad_input(args, err, match):
+    with pytest.raises(err, match=match):
+        shift_images(*args)
+
+
+def test_shift_images_bad_mode():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        shift_images(torch.rand(1, 3, 6, 6), 1, 0, mode="wrap")
+
+
+# flip_rate ----------------------------------------------------------------------------------------
+
+
+def test_flip_rate_is_zero_for_a_constant_model():
+    res = flip_rate(Constant(1), torch.rand(5, 3, 8, 8), [0, 1, 3])
+    assert res == {0: 0.0, 1: 0.0, 3: 0.0}
+
+
+def test_flip_rate_counts_changed_predictions():
+    # a dot in column 1 of 8: 1 px moves keep it in the left half; of the four 3 px moves only "right"
+    # takes it to the right half (moved out on the left, the image is empty and argmax says column 0)
+    x = torch.zeros(1, 1, 8, 8)
+    x[0, 0, 4, 1] = 1.0
+    res = flip_rate(DotSide(), x, [0, 1, 3], mode="constant")
+    assert res == {0: 0.0, 1: 0.0, 3: pytest.approx(0.25)}
+
+
+@pytest.mark.parametrize(
+    "args, err, match",
+    [
+        (("net", torch.rand(2, 3, 8, 8), [1]), TypeError, "nn.Module"),
+        ((Constant(0), torch.rand(3, 8, 8), [1]), ValueError, "4-D"),
+        ((Constant(0), torch.rand(2, 3, 8, 8), []), ValueError, "non-empty list"),
+        ((Constant(0), torch.rand(2, 3, 8, 8), [-1]), ValueError, ">= 0"),
+        ((Constant(0), torch.rand(2, 3, 8, 8), [8]), ValueError, "smaller than the image side"),
+    ],
+)
+def test_flip_rate_bad_input(args, err, match):
+    with pytest.raises(err, match=match):
+        flip_rate(*args)
+
+
+def test_flip_rate_bad_mode_even_without_shifts():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        flip_rate(Constant(0), torch.rand(2, 3, 8, 8), [0], mode="roll")
+
+
+def test_size_sweep_too_small_for_the_pooling_gets_nan():
+    def make(n, size, seed):  # 1 x 1 images at "size 1": too small for the body's 2x max-pool
+        if size > 1:
+            return data.make_shapes(n, size, seed)
+        return data.Sample(torch.rand(n, 3, 1, 1), torch.zeros(n, dtype=torch.int64), torch.zeros(n, 4), SHAPES)
+
+    res = size_sweep(tiny_gap(), [1, 16], n=4, make=make)
+    assert math.isnan(res[1]) and not math.isnan(res[16])
+
+
+# run_ablation / summarize -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loaders():
+    sample = data.make_shapes(24, 16, seed=0)
+    return data.make_loader(sample, 12, shuffle=True), data.make_loader(sample, 24)
+
+
+def test_run_ablation_one_row_per_config_and_seed(loaders):
+    rows = run_ablation({"gap": tiny_gap, "flat": tiny_flat}, *loaders, seeds=[0, 1], epochs=1, progress=False)
+    assert [(r["config"], r["seed"]) for r in rows] == [("gap", 0), ("gap", 1), ("flat", 0), ("flat", 1)]
+    for r in rows:
+        assert 0 <= r["valid_acc"] <= 1 and 0 <= r["train_acc"] <= 1
+        assert r["gap"] == pytest.approx(r["train_acc"] - r["valid_acc"])
+        assert "model" not in r
+    assert rows[0]["head_params"] == models.count_params(tiny_gap())["head"] == 4 * 6 + 6
+
+
+def test_run_ablation_same_seed_same_result_and_keeps_models(loaders):
+    a = run_ablation({"gap": tiny_gap}, *loaders, seeds=[3], epochs=1, keep_models=True, progress=False)
+    b = run_ablation({"gap": tiny_gap}, *loaders, seeds=[3], epochs=1, keep_models=True, progress=False)
+    assert a[0]["valid_acc"] == b[0]["valid_acc"]
+    assert isinstance(a[0]["model"], nn.Module) and not a[0]["model"].training
+
+
+@pytest.mark.parametrize(
+    "builders, kwargs, err, match",
+    [
+        ({}, {}, ValueError, "non-empty"),
+        ({"a": 3}, {}, TypeError, "must be callable"),
+        ({"a": tiny_gap}, {"seeds": []}, ValueError, "non-empty list"),
+        ({"a": tiny_gap}, {"epochs": 0}, ValueError, "epochs must be >= 1"),
+        ({"a": lambda: "net"}, {}, TypeError, "nn.Module"),
+    ],
+)
+def test_run_ablation_bad_input(loaders, builders, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        run_ablation(builders, *loaders, **({"epochs": 1, "progress": False} | kwargs))
+
+
+def test_summarize_means_and_stds():
+    rows = [
+        {"config": "b", "valid_acc": 0.5, "gap": 0.1, "head_params": 10},
+        {"config": "a", "valid_acc": 0.8, "gap": 0.0, "head_params": 3},
+        {"config": "b", "valid_acc": 0.7, "gap": 0.3, "head_params": 10},
+    ]
+    b, a = summarize(rows)
+    assert b["config"] == "b" and b["seeds"] == 2 and b["head_params"] == 10
+    assert b["valid_acc_mean"] == pytest.approx(0.6) and b["valid_acc_std"] == pytest.approx(0.1414, abs=1e-4)
+    assert b["gap_mean"] == pytest.approx(0.2)
+    assert a["seeds"] == 1 and a["valid_acc_std"] == 0.0
+
+
+@pytest.mark.parametrize("rows", [[], {"config": "a"}, [{"config": "a", "valid_acc": 0.5}], "rows"])
+def test_summarize_bad_input(rows):
+    with pytest.raises(ValueError, match="row"):
+        summarize(rows)
+
+
+# plots --------------------------------------------------------------------------------------------
+
+
+def test_plot_curves_draws_one_line_per_curve_and_marks_nan():
+    fig = plot_curves({"gap": {24: 0.9, 32: 1.0}, "flat": {24: math.nan, 32: 0.9}}, "size", "acc")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["gap", "flat", "flat: cannot run"]
+
+
+@pytest.mark.parametrize("curves", [{}, {"a": {}}, [1, 2]])
+def test_plot_curves_bad_input(curves):
+    with pytest.raises(ValueError, match="curves must be"):
+        plot_curves(curves, "x", "y")
+
+
+def test_plot_summary_one_bar_per_config():
+    summary = summarize([
+        {"config": "a", "valid_acc": 0.5, "gap": 0.1, "head_params": 1},
+        {"config": "b", "valid_acc": 0.7, "gap": 0.0, "head_params": 2},
+    ])
+    fig = plot_summary(summary, "gap")
+    assert len(fig.axes[0].patches) == 2
+
+
+def test_plot_summary_bad_input():
+    with pytest.raises(ValueError, match="metric must be"):
+        plot_summary([], "loss")
+    with pytest.raises(ValueError, match="summary must be"):
+        plot_summary([], "valid_acc")
