@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["check_maps", "check_int", "check_class_index", "check_dir", "check_fraction"]
+__all__ = ["check_maps", "check_model", "check_int", "check_class_index", "check_dir", "check_fraction"]
 
 
 def check_maps(x: object, name: str = "x") -> torch.Tensor:
@@ -23,6 +23,13 @@ def check_maps(x: object, name: str = "x") -> torch.Tensor:
     if x.shape[2] < 1 or x.shape[3] < 1:
         raise ValueError(f"{name} has an empty grid: H x W = {x.shape[2]} x {x.shape[3]}, need at least 1 x 1")
     return x
+
+
+def check_model(model: object) -> torch.nn.Module:
+    """Check that `model` is an `nn.Module`."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    return model
 
 
 def check_int(value: object, name: str, minimum: int = 1) -> int:

@@ -6,7 +6,7 @@ import os
 
 import torch
 
-__all__ = ["default_device"]
+__all__ = ["default_device", "resolve_device"]
 
 
 def default_device() -> torch.device:
@@ -17,3 +17,8 @@ def default_device() -> torch.device:
             raise RuntimeError(f"GAPLIB_DEVICE={wanted!r} but CUDA is not available on this machine")
         return torch.device(wanted)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: torch.device | str | None = None) -> torch.device:
+    """`device` as a `torch.device`, or `default_device()` when it is None."""
+    return torch.device(device) if device is not None else default_device()

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ._checks import check_int, check_maps
+from ._checks import check_int, check_maps, check_model
 from .data import Sample, make_shapes
 from .models import count_params
-from .train import evaluate, fit, predict, set_seed
+from .train import accuracy, evaluate, fit, predict, set_seed
 
 __all__ = [
     "SWEEP_SEED",
@@ -40,13 +40,6 @@ __all__ = [
 
 SWEEP_SEED = 20_000  # default seed of freshly made test images: no course split uses it
 _PAD_MODES = ("replicate", "reflect", "constant", "circular")
-
-
-def _check_model(model: object) -> nn.Module:
-    """Check that `model` is an `nn.Module`."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    return model
 
 
 def _check_ints(values: object, name: str, minimum: int) -> list[int]:
@@ -70,7 +63,7 @@ def size_sweep(
     image too small for its pooling layers) gets `nan` there instead of stopping the sweep, so size-locked
     and any-size models plot side by side.
     """
-    _check_model(model)
+    check_model(model)
     sizes = _check_ints(sizes, "sizes", 1)
     check_int(n, "n", 1)
     check_int(seed, "seed", 0)
@@ -80,11 +73,9 @@ def size_sweep(
     for size in sizes:
         sample = make(n, size, seed)
         try:
-            logits = predict(model, sample.images, bs)
-        except RuntimeError:
+            out[size] = accuracy(model, sample.images, sample.labels, bs)
+        except RuntimeError:  # the model cannot run at this size
             out[size] = math.nan
-            continue
-        out[size] = (logits.argmax(1) == sample.labels).float().mean().item()
     return out
 
 
@@ -114,7 +105,7 @@ def flip_rate(
     model: nn.Module, images: torch.Tensor, shifts: Sequence[int], mode: str = "replicate", bs: int = 256
 ) -> dict[int, float]:
     """Fraction of predictions that change when `images` move by `s` px, averaged over right, left, down, up."""
-    _check_model(model)
+    check_model(model)
     check_maps(images, "images")
     shifts = _check_ints(shifts, "shifts", 0)
     if mode not in _PAD_MODES:
@@ -163,7 +154,7 @@ def run_ablation(
     rows = []
     for name, seed in runs:
         set_seed(seed)
-        model = _check_model(builders[name]())
+        model = check_model(builders[name]())
         t0 = time.perf_counter()
         hist = fit(model, train_dl, valid_dl, epochs=epochs, lr=lr, seed=seed, progress=False)
         _, train_acc = evaluate(model, train_dl)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ._checks import check_dir, check_int
-from .device import default_device
+from .device import resolve_device
 
 if TYPE_CHECKING:
     from fastai.data.core import DataLoaders
@@ -68,7 +68,7 @@ def folder_dls(
         get_y=parent_label,
         item_tfms=Resize(size),
     )
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     dls = dblock.dataloaders(root, bs=bs, num_workers=0, device=device)
     dls.train.rng = random.Random(seed)  # seeded shuffling, without touching the global random state
     return dls

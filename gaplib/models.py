@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ._checks import check_fraction, check_int
+from ._checks import check_fraction, check_int, check_model
 from .pool import GlobalAvgPool
 
 __all__ = [
@@ -158,8 +158,7 @@ def count_params(model: nn.Module) -> dict[str, int]:
     A model with `body`/`head` children is split there; a flat `nn.Sequential` (like `seed_model`) is
     split at its first global pooling or Flatten layer.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_model(model)
 
     def n(m: nn.Module) -> int:
         return sum(p.numel() for p in m.parameters() if p.requires_grad)

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ._checks import check_int, check_maps
-from .device import default_device
+from ._checks import check_int, check_maps, check_model
+from .device import resolve_device
 
 __all__ = ["set_seed", "History", "fit", "evaluate", "predict", "accuracy"]
 
@@ -77,7 +77,7 @@ def _progress(it, total: int, show: bool, desc: str):
 def evaluate(model: nn.Module, dl: DataLoader, device: torch.device | str | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of `model` over `dl`."""
     _check_loader(dl, "dl")
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     model.to(device).eval()
     loss, correct, n = 0.0, 0, 0
     for xb, yb in dl:
@@ -105,14 +105,13 @@ def fit(
     `seed` fixes the batch order and dropout; call `set_seed` before building the model to fix its
     initial weights too.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_model(model)
     _check_loader(train_dl, "train_dl")
     _check_loader(valid_dl, "valid_dl")
     check_int(epochs, "epochs", 1)
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr}")
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     set_seed(seed)
     if train_dl.generator is not None:
         train_dl.generator.manual_seed(seed)
@@ -152,7 +151,7 @@ def predict(
     """Logits of `model` for `images` `(N, 3, H, W)`, computed in batches, returned on the CPU."""
     check_maps(images, "images")
     check_int(bs, "bs", 1)
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     model.to(device).eval()
     return torch.cat([model(images[i : i + bs].to(device)).float().cpu() for i in range(0, len(images), bs)])
 
