@@ -197,6 +197,13 @@ def time_backward(fn, xs, bw: float, reps: int = 15) -> tuple[float, str]:
     return _graph_time(call, len(xs), reps, stream=stream)
 
 
+def time_zero(xs, reps: int = 15) -> float:
+    """Seconds per `zero_()` of a tensor like one input: what writing these bytes alone takes (the backward's floor)."""
+    outs = [torch.empty_like(x) for x in xs]
+    sec, _ = _graph_time(lambda i: outs[i].zero_(), len(outs), reps)
+    return sec
+
+
 def time_copy(xs, reps: int = 15) -> float:
     """Seconds per copy of one input (same bytes read, as many written) with the Triton copy kernel."""
     outs = [torch.empty_like(x) for x in xs]
@@ -301,9 +308,9 @@ def markdown(rows: list[dict], bw: float, device: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------- sweep
-SWEEP_CASES = [  # (shape, dtype, layout, full): full = try every config; else a short list
-    ((256, 2048, 7, 7), "fp32", "NCHW", True), ((256, 2048, 7, 7), "bf16", "NCHW", True),
-    ((256, 2048, 7, 7), "bf16", "channels_last", False), ((64, 64, 112, 112), "bf16", "channels_last", False),
+SWEEP_CASES = [  # (shape, dtype, layout, full): full = try every config; else a short list (short NCHW: --variants)
+    ((128, 256, 32, 32), "fp32", "NCHW", True), ((256, 2048, 7, 7), "bf16", "channels_last", False),
+    ((64, 64, 112, 112), "bf16", "channels_last", False),
 ]
 
 
@@ -314,19 +321,12 @@ def _candidates(kind: str, shape, full: bool) -> list[tuple]:
     bl = kernels._pow2(L)
     bc = min(kernels._pow2(c), 512)
     if kind == "rows_fwd":
-        if bl <= 128:
-            cands = [(128, 16, 4), (256, 16, 8), (256, 8, 4), (512, 8, 8), (64, 16, 2), (256, 16, 4),
-                     (128, 16, 4, 1), (512, 16, 8)]
-        elif bl <= 2048:
+        if bl <= 2048:
             cands = [(2, bl, 4), (4, bl, 8), (1, bl, 4), (2, bl, 8), (4, 256, 4), (8, 256, 8)]
         else:
             cands = [(1, 2048, 4), (1, 4096, 8), (2, 2048, 8), (1, 1024, 4), (4, 512, 4), (2, 1024, 8)]
     elif kind == "rows_bwd":
-        if bl <= 128:
-            cands = [(32, 64, 4), (128, 16, 4), (256, 8, 4), (0, 1024, 4), (0, 2048, 4), (0, 4096, 8),
-                     (0, 2048, 8)]
-        else:
-            cands = [(2, 1024, 4), (1, 2048, 4), (4, 1024, 8), (1, 4096, 8), (0, 2048, 4), (0, 4096, 8)]
+        cands = [(2, 1024, 4), (1, 2048, 4), (4, 1024, 8), (1, 4096, 8), (1, 1024, 4), (2, 2048, 8)]
     elif kind == "cl_fwd":
         if bc >= 512:
             cands = [(8, 256, 4), (16, 256, 4), (16, 128, 4), (32, 128, 8), (64, 64, 8), (8, 512, 4), (64, 32, 4)]
@@ -396,48 +396,55 @@ def sweep(bw: float, l2: int) -> dict:
 
 
 # --------------------------------------------------------------------------------------- variants
-VARIANT_CASES = [((256, 2048, 7, 7), "fp32"), ((256, 2048, 7, 7), "bf16"), ((256, 512, 7, 7), "fp32"),
-                 ((128, 256, 32, 32), "fp32")]
-# short NCHW maps, forward: (ROWS, SCAN, num_warps) of the chunked kernel; ROWS = 0: the (rows, H*W) tile kernel
-FWD_VARIANTS = {"tile": (0, 0, 4), "gather32w4": (32, 0, 4), "gather64w8": (64, 0, 8), "scan32w4": (32, 1, 4),
-                "scan64w8": (64, 1, 8)}
-# backward: rows_bwd configs; (0, BLOCK, w): flat by value, (-ROWS, 0, w): chunked by whole rows
-BWD_VARIANTS = {"flat1024w4": (0, 1024, 4), "chunk32w4": (-32, 0, 4), "chunk64w8": (-64, 0, 8),
-                "chunk128w8": (-128, 0, 8)}
+VARIANT_CASES = [((256, 2048, 7, 7), "fp32"), ((256, 512, 7, 7), "fp32"), ((256, 2048, 7, 7), "bf16")]
+# short NCHW maps, forward blocks to try: "short_fwd" = (BLOCK_R, BLOCK_L, num_warps, KEY) of the tile kernel,
+# "pairs_fwd" = (BLOCK_P, BLOCK_W, num_warps) of the 16-bit kernel that reads values two to an int32 word
+SHORT_FWD = [(128, 16, 4), (64, 8, 2), (64, 16, 2), (128, 8, 4), (256, 16, 8), (32, 16, 1), (64, 32, 4), (128, 4, 4)]
+PAIRS_FWD = [(64, 16, 4), (32, 16, 2), (128, 16, 8), (64, 8, 4), (128, 8, 4), (32, 8, 1), (64, 32, 8), (32, 32, 4)]
+SHORT_BWD = [(32, 4), (64, 4), (64, 8), (128, 8), (256, 8), (128, 4)]  # "short_bwd" = (ROWS, num_warps)
+
+
+def _fwd_candidates(dname: str, with_idx: bool) -> list[dict]:
+    """`kernels._OVERRIDE` settings to try for one short-map forward."""
+    keys = (0, 1 if dname != "fp32" else 2) if with_idx else (0,)
+    tile = [{"pairs_fwd": (0, 0, 4), "short_fwd": cfg + (k,)} for cfg in SHORT_FWD for k in keys]
+    return tile if dname == "fp32" else [{"pairs_fwd": cfg} for cfg in PAIRS_FWD] + tile[-len(keys):]
 
 
 def variants(bw: float, l2: int) -> list[dict]:
-    """% of copy bandwidth of each NCHW short-map kernel variant (fwd, train fwd, bwd) on the issue's NCHW shapes."""
+    """% of copy bandwidth of short-map NCHW kernel blocks, per operation, on the issue's 7 x 7 shapes."""
     fns = {"avg": kernels.gap, "max": kernels.gmp, "concat": kernels.concat_pool}
     out = []
     for shape, dname in VARIANT_CASES:
         dtype = DTYPES[dname]
         xs = make_inputs(shape, dtype, "NCHW", l2)
-        short = shape[2] * shape[3] <= 64
-        fwd_vars = FWD_VARIANTS if short else {"current": None}
-        bwd_vars = BWD_VARIANTS if short else {"current": None}
-        for kind, table in (("fwd", fwd_vars), ("bwd", bwd_vars)):
-            for vname, cfg in table.items():
-                kernels._OVERRIDE.clear()
-                if cfg is not None:
-                    kernels._OVERRIDE["flat_fwd" if kind == "fwd" else "rows_bwd"] = cfg
-                res = dict(shape="x".join(map(str, shape)), dtype=dname, kind=kind, variant=vname)
-                ops = ((("avg", False), ("max", False), ("max", True), ("concat", False), ("concat", True))
-                       if kind == "fwd" else (("avg", None), ("max", None), ("concat", None)))
-                for op, train in ops:
-                    key = op + ("-train" if train else "")
-                    try:
-                        if kind == "fwd":
-                            t, _ = time_forward(fns[op], xs, bw, train=train, reps=5)
-                        else:
-                            t, _ = time_backward(fns[op], xs, bw, reps=5)
-                        res[key] = 100 * op_bytes(shape, dtype, op) / t / bw
-                    except Exception as e:  # noqa: BLE001 - a variant that fails is reported, not fatal
-                        res[key] = 0.0
-                        print(f"  FAIL {key}: {type(e).__name__}: {str(e)[:200]}", flush=True)
-                out.append(res)
-                print(f"VAR {res['shape']:>13} {dname} {kind} {vname:>11} "
-                      + " ".join(f"{k} {v:5.1f}" for k, v in res.items() if isinstance(v, float)), flush=True)
+        nbytes = xs[0].numel() * xs[0].element_size()
+        case = f"{'x'.join(map(str, shape))} {dname}"
+        print(f"VAR {case} copy {100 * 2 * nbytes / time_copy(xs) / bw:5.1f} "
+              f"zero_ {100 * nbytes / time_zero(xs) / bw:5.1f}  (% of copy bandwidth)", flush=True)
+        jobs = [(op, "fwd", train, cand) for op, train in
+                (("avg", False), ("max", False), ("max", True), ("concat", False), ("concat", True))
+                for cand in _fwd_candidates(dname, train)]
+        jobs += [(op, "bwd", None, {"short_bwd": cfg}) for op in ("avg", "max", "concat") for cfg in SHORT_BWD]
+        best = {}
+        for op, kind, train, cand in jobs:
+            kernels._OVERRIDE.clear()
+            kernels._OVERRIDE.update(cand)
+            label = op + ("-train" if train else "") + ("-bwd" if kind == "bwd" else "")
+            try:
+                if kind == "fwd":
+                    t, _ = time_forward(fns[op], xs, bw, train=train, reps=5)
+                else:
+                    t, _ = time_backward(fns[op], xs, bw, reps=5)
+                pct = 100 * op_bytes(shape, dtype, op) / t / bw
+            except Exception as e:  # noqa: BLE001 - a variant that fails is reported, not fatal
+                pct = 0.0
+                print(f"  FAIL {label} {cand}: {type(e).__name__}: {str(e)[:200]}", flush=True)
+            out.append(dict(case=case, op=label, cand=cand, pct=pct))
+            best[label] = max(best.get(label, (0.0, None)), (pct, str(cand)))
+            print(f"VAR {case} {label:13} {pct:5.1f}  {cand}", flush=True)
+        for label, (pct, cand) in best.items():
+            print(f"BEST {case} {label:13} {pct:5.1f}  {cand}", flush=True)
         kernels._OVERRIDE.clear()
         del xs
         torch.cuda.empty_cache()
@@ -450,7 +457,7 @@ def main() -> int:
     parser.add_argument("--sweep", action="store_true", help="also try block configurations of the kernels")
     parser.add_argument("--no-table", action="store_true", help="skip the main table (with --sweep)")
     parser.add_argument("--variants", action="store_true",
-                        help="compare the short-map NCHW kernel variants on the issue's NCHW shapes, then stop")
+                        help="try block shapes of the short-map NCHW kernels on the issue's 7 x 7 shapes, then stop")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the results")
     args = parser.parse_args()
     if not torch.cuda.is_available():

@@ -8,9 +8,9 @@ says yes; everywhere else it uses PyTorch.
 
 Two layouts, two kernels:
 - NCHW: each `(n, c)` map is a contiguous row of `H * W` values; a program reduces a tile of rows.
-  For short maps (H*W <= 64) there is also a chunked variant: a program reads whole rows as one aligned,
-  vectorised flat chunk and reduces each row with `tl.gather` (or a segmented scan); its backward writes
-  one flat chunk per program. `_TUNED` / `_OVERRIDE` choose it ("flat_fwd"; "rows_bwd" with BLOCK_R < 0).
+  Short maps (H*W <= 64, e.g. the 7 x 7 maps of a ResNet's last block) have kernels of their own: the forward
+  unrolls H*W at compile time and reads 16-bit values two at a time as int32 words; the backward writes whole
+  rows as one aligned flat chunk, then the argmax values on top.
 - channels_last: each image is an `(H * W, C)` matrix; a program reduces a strip of channels over H x W.
 When too few programs would fill the GPU (few long maps), H x W is split across programs and a
 small second kernel combines the float32 partial results.
@@ -288,126 +288,207 @@ if triton is not None:
         mask = (ll < L)[:, None] & cmask[None, :]
         tl.store(gx_ptr + n * L * C + ll[:, None] * C + c[None, :], val.to(gx_ptr.dtype.element_ty), mask=mask)
 
+    # ---- short NCHW maps (H*W <= 64): many rows of a few dozen values each -------------------------------------
+    # Rows of H*W values rarely start on a 16-byte boundary (7 x 7 = 49), so loads cannot be vectorised; what
+    # limits speed is then how many memory requests the loads make. The forward loads a (BLOCK_R, BLOCK_L) tile per
+    # step, its loop unrolled at compile time (H*W is a constexpr), so no step but the last needs a column mask.
+    # 16-bit inputs are read as 32-bit words, one word = two values, rows taken in pairs (two rows of L values are
+    # L words, so a pair starts on a word): half the requests. The argmax of 16-bit maps is reduced as one packed
+    # int32 key (value bits, then 63 - index), so the cross-lane reduction is a plain integer max.
     @triton.jit
-    def _flat_bwd_kernel(g_ptr, idx_ptr, gx_ptr, total, gs0, gs1, inv_l, L: tl.constexpr, C: tl.constexpr,
-                         MODE: tl.constexpr, BLOCK: tl.constexpr):
-        """NCHW backward for short maps: write BLOCK consecutive gradient values (aligned, vectorised stores)."""
-        o = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = o < total
-        r = o // L
-        ll = o - r * L
-        n = r // C
-        c = r - n * C
-        gm, bi, ga = _grad_values(g_ptr, idx_ptr, r, n, c, mask, C, gs0, gs1, inv_l, MODE)
-        if MODE == 0:
-            val = ga
-        elif MODE == 1:
-            val = tl.where(ll == bi, gm, 0.0)
-        else:
-            val = tl.where(ll == bi, gm, 0.0) + ga
-        tl.store(gx_ptr + o, val.to(gx_ptr.dtype.element_ty), mask=mask)
-
+    def _sortable(b):
+        """int32 bits of a float32 -> an int32 that orders like the floats (NaN with the sign bit clear: largest)."""
+        return tl.where(b < 0, b ^ 0x7FFFFFFF, b)
 
     @triton.jit
-    def _seg_sum(a, fa, b, fb):
-        """Segmented sum: a segment start (fb) restarts the running sum."""
-        return tl.where(fb != 0, b, a + b), fa | fb
+    def _first_argmax(best, bidx, KEY: tl.constexpr):
+        """Per row (axis 1) of per-lane (max, index) tiles: the max and the index of its first occurrence.
 
-    @triton.jit
-    def _seg_argmax(a, ia, fa, b, ib, fb):
-        """Segmented first-maximum: a segment start (fb) restarts; else as `_argmax_first`."""
-        m, i = _argmax_first(a, ia, b, ib)
-        restart = fb != 0
-        return tl.where(restart, b, m), tl.where(restart, ib, i), fa | fb
-
-    @triton.jit
-    def _flat_fwd_kernel(x_ptr, out_ptr, idx_ptr, R, C, total, out_sn, avg_off, inv_l, L: tl.constexpr,
-                         ROWS: tl.constexpr, ROWS_P: tl.constexpr, L_P: tl.constexpr, BLOCK: tl.constexpr,
-                         SCAN: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr):
-        """NCHW forward for short maps: ROWS whole rows = one contiguous chunk of ROWS * L values per program.
-
-        The chunk is read with one aligned 1-D load (ROWS * L is a multiple of 8, so the loads vectorise),
-        then reduced per row: SCAN=0 gathers it into a padded (ROWS_P, L_P) tile and reduces along its rows;
-        SCAN=1 runs a segmented scan over the flat chunk and gathers each row's last element.
+        KEY 1: values that came from 16-bit floats have six zero low bits in float32, which then hold 63 - index,
+        and an int32 max does the whole reduction (L <= 64). KEY 2: the same with an int64 key, for any float32.
+        KEY 0: a (value, index) reduction.
         """
-        FLAT: tl.constexpr = ROWS * L
-        pid = tl.program_id(0)
-        f = tl.arange(0, BLOCK)
-        o = pid * FLAT + f
-        fmask = (f < FLAT) & (o < total)
-        v = tl.load(x_ptr + o, mask=fmask, other=0.0).to(tl.float32)
-        k = tl.arange(0, ROWS_P)
-        r = pid * ROWS + k
-        rmask = (k < ROWS) & (r < R)
-        if SCAN:
-            rl = f // L
-            ll = f - rl * L
-            start = (ll == 0).to(tl.int32)
-            end = tl.where(k < ROWS, k * L + (L - 1), 0)
-            if MODE != 1:
-                cs, _ = tl.associative_scan((v, start), 0, _seg_sum)
-                s = tl.gather(cs, end, 0)
-            else:
-                s = tl.zeros((ROWS_P,), dtype=tl.float32)
-            if MODE != 0:
-                vm = tl.where(fmask, v, float("-inf"))
-                cm, ci, _ = tl.associative_scan((vm, ll, start), 0, _seg_argmax)
-                m = tl.gather(cm, end, 0)
-                bi = tl.gather(ci, end, 0)
-            else:
-                m = s
-                bi = r
+        b = tl.where(best != best, 0x7FC00000, best.to(tl.int32, bitcast=True))
+        if KEY == 1:
+            kmax = tl.max((_sortable(b) & -64) | (63 - bidx), axis=1)
+            m = _sortable(tl.where(kmax < 0, kmax | 63, kmax & -64)).to(tl.float32, bitcast=True)
+            bi = 63 - (kmax & 63)
+        elif KEY == 2:
+            kmax = tl.max((_sortable(b).to(tl.int64) << 32) | (63 - bidx).to(tl.int64), axis=1)
+            m = _sortable((kmax >> 32).to(tl.int32)).to(tl.float32, bitcast=True)
+            bi = 63 - (kmax & 63).to(tl.int32)
         else:
-            rr = k[:, None]
-            cc = tl.arange(0, L_P)[None, :]
-            valid = (cc < L) & (rr < ROWS)
-            src = tl.reshape(tl.where(valid, rr * L + cc, 0), (ROWS_P * L_P,))
-            t = tl.reshape(tl.gather(v, src, 0), (ROWS_P, L_P))
-            if MODE != 1:
-                s = tl.sum(tl.where(valid, t, 0.0), axis=1)
+            m, bi = tl.reduce((best, bidx), 1, _argmax_first)
+        return m, bi
+
+    @triton.jit
+    def _track(acc, best, bidx, v, vm, pos, MODE: tl.constexpr, WITH_IDX: tl.constexpr):
+        """Fold a tile of values into the running sum / max / index of the max (vm: v with -inf where masked)."""
+        if MODE != 1:
+            acc += v
+        if MODE != 0:
+            new = _nanmax(best, vm)
+            if WITH_IDX:  # strictly larger (or the first NaN): remember where; ties keep the first
+                bidx = tl.where(new != best, pos, bidx)
+            best = new
+        return acc, best, bidx
+
+    @triton.jit
+    def _short_fwd_kernel(x_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L: tl.constexpr,
+                          BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
+                          EVEN_R: tl.constexpr, KEY: tl.constexpr):
+        """NCHW forward of short maps: BLOCK_R rows per program, H*W in BLOCK_L-column steps unrolled when compiled."""
+        r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+        rmask = r < R
+        cols = tl.arange(0, BLOCK_L)
+        base = x_ptr + r[:, None] * L
+        acc = tl.zeros((BLOCK_R, BLOCK_L), dtype=tl.float32)
+        best = tl.full((BLOCK_R, BLOCK_L), float("-inf"), dtype=tl.float32)
+        bidx = tl.zeros((BLOCK_R, BLOCK_L), dtype=tl.int32)
+        for l0 in tl.static_range(0, L, BLOCK_L):
+            ll = l0 + cols
+            if l0 + BLOCK_L <= L and EVEN_R:  # a full step: no mask at all
+                v = tl.load(base + ll[None, :]).to(tl.float32)
+                vm = v
             else:
-                s = tl.zeros((ROWS_P,), dtype=tl.float32)
-            if MODE != 0:
-                tm = tl.where(valid, t, float("-inf"))
-                if WITH_IDX:
-                    m, bi = tl.reduce((tm, tl.broadcast_to(cc, (ROWS_P, L_P))), 1, _argmax_first)
-                else:
-                    m = tl.reduce(tm, 1, _nanmax)
-                    bi = r
+                mask = (ll < L)[None, :] & rmask[:, None]
+                v = tl.load(base + ll[None, :], mask=mask, other=0.0).to(tl.float32)
+                vm = tl.where(mask, v, float("-inf"))
+            acc, best, bidx = _track(acc, best, bidx, v, vm, ll[None, :], MODE, WITH_IDX)
+        s = tl.sum(acc, axis=1)
+        m = s
+        bi = r
+        if MODE != 0:
+            if WITH_IDX:
+                m, bi = _first_argmax(best, bidx, KEY)
             else:
-                m = s
-                bi = r
+                m = tl.reduce(best, 1, _nanmax)
         n = r // C
-        c = r - n * C
-        _store_result(out_ptr, idx_ptr, out_ptr, out_ptr, idx_ptr, r, n, c, rmask, s, m, bi, 0, R,
+        _store_result(out_ptr, idx_ptr, out_ptr, out_ptr, idx_ptr, r, n, r - n * C, rmask, s, m, bi, 0, R,
                       out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
 
     @triton.jit
-    def _chunk_bwd_kernel(g_ptr, idx_ptr, gx_ptr, R, C, total, gs0, gs1, inv_l, L: tl.constexpr,
-                          ROWS: tl.constexpr, ROWS_P: tl.constexpr, BLOCK: tl.constexpr, MODE: tl.constexpr):
-        """NCHW backward for short maps: ROWS whole rows = one contiguous chunk per program, one aligned 1-D store.
+    def _halves(w, F16: tl.constexpr):
+        """The two 16-bit floats of an int32 word as float32: (low half, high half)."""
+        if F16:
+            lo = (w & 0xFFFF).to(tl.int16).to(tl.float16, bitcast=True).to(tl.float32)
+            hi = (w >> 16).to(tl.int16).to(tl.float16, bitcast=True).to(tl.float32)
+        else:  # bfloat16 is the top half of a float32
+            lo = (w << 16).to(tl.float32, bitcast=True)
+            hi = (w & -65536).to(tl.float32, bitcast=True)
+        return lo, hi
 
-        The ROWS per-map gradient values are loaded once and spread over the chunk with `tl.gather`.
+    @triton.jit
+    def _pair_words(w_ptr, p, pmask, cols, acc, best, bidx, Q0: tl.constexpr, Q1: tl.constexpr, OFF: tl.constexpr,
+                    L: tl.constexpr, BLOCK_W: tl.constexpr, EVEN: tl.constexpr, F16: tl.constexpr,
+                    MODE: tl.constexpr, WITH_IDX: tl.constexpr):
+        """Fold words Q0..Q1-1 of each row pair (both halves in one row, at index 2q - OFF, 2q + 1 - OFF)."""
+        base = w_ptr + p[:, None] * L
+        for q0 in tl.static_range(Q0, Q1, BLOCK_W):
+            q = q0 + cols
+            if q0 + BLOCK_W <= Q1 and EVEN:
+                lo, hi = _halves(tl.load(base + q[None, :]), F16)
+                full = True
+            else:
+                mask = (q < Q1)[None, :] & pmask[:, None]
+                lo, hi = _halves(tl.load(base + q[None, :], mask=mask, other=0), F16)
+                full = False
+            pos = 2 * q[None, :] - OFF
+            if MODE != 0:
+                take_lo = (lo >= hi) | (lo != lo)  # the first maximum of the two (NaN first)
+                pm = tl.where(take_lo, lo, hi)
+                pos = tl.where(take_lo, pos, pos + 1)
+                if not full:
+                    pm = tl.where(mask, pm, float("-inf"))
+            else:
+                pm = lo
+            acc, best, bidx = _track(acc, best, bidx, lo + hi, pm, pos, MODE, WITH_IDX)
+        return acc, best, bidx
+
+    @triton.jit
+    def _pair_result(acc, best, bidx, s1, m1, i1, MODE: tl.constexpr, WITH_IDX: tl.constexpr):
+        """Reduce one row's tiles and merge the value (s1, m1 at index i1) of the word it shares with the other row."""
+        s = tl.sum(acc, axis=1) + s1
+        m = s
+        bi = i1
+        if MODE != 0:
+            if WITH_IDX:
+                m, bi = _first_argmax(best, bidx, 1)
+                m, bi = _argmax_first(m, bi, m1, i1)
+            else:
+                m = _nanmax(tl.reduce(best, 1, _nanmax), m1)
+        return s, m, bi
+
+    @triton.jit
+    def _pairs_fwd_kernel(w_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L: tl.constexpr,
+                          BLOCK_P: tl.constexpr, BLOCK_W: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
+                          EVEN: tl.constexpr, F16: tl.constexpr):
+        """NCHW forward of short 16-bit maps read as int32 words: BLOCK_P row pairs (2 rows = L words) per program.
+
+        Words 0 .. L//2 - 1 of a pair hold row A; for odd L, word L//2 holds A's last value and B's first; the rest
+        hold row B.
+        """
+        HALF: tl.constexpr = L // 2
+        ODD: tl.constexpr = L % 2
+        p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
+        pmask = 2 * p < R
+        cols = tl.arange(0, BLOCK_W)
+        zero = tl.zeros((BLOCK_P, BLOCK_W), dtype=tl.float32)
+        ninf = tl.full((BLOCK_P, BLOCK_W), float("-inf"), dtype=tl.float32)
+        izero = tl.zeros((BLOCK_P, BLOCK_W), dtype=tl.int32)
+        acc_a, best_a, idx_a = _pair_words(w_ptr, p, pmask, cols, zero, ninf, izero, 0, HALF, 0, L, BLOCK_W, EVEN,
+                                           F16, MODE, WITH_IDX)
+        acc_b, best_b, idx_b = _pair_words(w_ptr, p, pmask, cols, zero, ninf, izero, HALF + ODD, L, L, L, BLOCK_W,
+                                           EVEN, F16, MODE, WITH_IDX)
+        if ODD:  # the shared word: A's last value (index L - 1) and B's first (index 0)
+            lo, hi = _halves(tl.load(w_ptr + p * L + HALF, mask=pmask, other=0), F16)
+            mlo = lo
+            mhi = hi
+        else:
+            lo = tl.zeros((BLOCK_P,), dtype=tl.float32)
+            hi = lo
+            mlo = tl.full((BLOCK_P,), float("-inf"), dtype=tl.float32)
+            mhi = mlo
+        sa, ma, ia = _pair_result(acc_a, best_a, idx_a, lo, mlo, tl.full((BLOCK_P,), L - 1, dtype=tl.int32),
+                                  MODE, WITH_IDX)
+        sb, mb, ib = _pair_result(acc_b, best_b, idx_b, hi, mhi, tl.zeros((BLOCK_P,), dtype=tl.int32), MODE,
+                                  WITH_IDX)
+        for k in tl.static_range(2):
+            r = 2 * p + k
+            n = r // C
+            if k == 0:
+                _store_result(out_ptr, idx_ptr, out_ptr, out_ptr, idx_ptr, r, n, r - n * C, pmask, sa, ma, ia, 0, R,
+                              out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
+            else:
+                _store_result(out_ptr, idx_ptr, out_ptr, out_ptr, idx_ptr, r, n, r - n * C, pmask, sb, mb, ib, 0, R,
+                              out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
+
+    @triton.jit
+    def _short_bwd_kernel(g_ptr, idx_ptr, gx_ptr, R, C, total, gs0, gs1, inv_l, L: tl.constexpr,
+                          ROWS: tl.constexpr, BLOCK: tl.constexpr, MODE: tl.constexpr):
+        """NCHW backward of short maps: ROWS whole rows = one contiguous chunk per program.
+
+        One aligned, vectorised store writes the chunk's base values (0, or the mean's gradient spread over each
+        row with `tl.gather`); after a barrier, one store per map adds the max's gradient at its argmax.
         """
         FLAT: tl.constexpr = ROWS * L
         pid = tl.program_id(0)
-        k = tl.arange(0, ROWS_P)
+        k = tl.arange(0, ROWS)
         r = pid * ROWS + k
-        rmask = (k < ROWS) & (r < R)
+        rmask = r < R
         n = r // C
-        c = r - n * C
-        gm, bi, ga = _grad_values(g_ptr, idx_ptr, r, n, c, rmask, C, gs0, gs1, inv_l, MODE)
+        gm, bi, ga = _grad_values(g_ptr, idx_ptr, r, n, r - n * C, rmask, C, gs0, gs1, inv_l, MODE)
         f = tl.arange(0, BLOCK)
         o = pid * FLAT + f
         fmask = (f < FLAT) & (o < total)
-        rl = tl.minimum(f // L, ROWS_P - 1)
-        if MODE != 1:
-            val = tl.gather(ga, rl, 0)
-        if MODE != 0:
-            tgt = tl.gather(k * L + bi, rl, 0)
-            hit = tl.where(f == tgt, tl.gather(gm, rl, 0), 0.0)
-            val = hit if MODE == 1 else val + hit
+        if MODE == 1:
+            val = tl.zeros((BLOCK,), dtype=tl.float32)
+        else:
+            val = tl.gather(ga, tl.minimum(f // L, ROWS - 1), 0)
         tl.store(gx_ptr + o, val.to(gx_ptr.dtype.element_ty), mask=fmask)
+        if MODE != 0:
+            tl.debug_barrier()  # the chunk's base values are written before the argmax values overwrite theirs
+            tl.store(gx_ptr + pid * FLAT + k * L + bi, (gm + ga).to(gx_ptr.dtype.element_ty), mask=rmask)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -415,16 +496,23 @@ if triton is not None:
 # --------------------------------------------------------------------------------------------------
 _OVERRIDE: dict[str, tuple] = {}  # benchmarks/bench_gpu_pool.py --sweep sets entries here to try other blocks
 
-# Block configurations measured best on an H100 (benchmarks/bench_gpu_pool.py --sweep), per shape class:
-# (kernel, bytes per value, H*W class[, C class], keeps argmax) -> (blocks..., num_warps[, num_stages]).
+# Block configurations measured best on an H100 (benchmarks/bench_gpu_pool.py --sweep / --variants), per shape class:
+# (kernel, bytes per value, H*W class[, C class], keeps argmax) -> (blocks..., num_warps[, num_stages]);
+# short NCHW maps: (kernel, bytes per value, mode, keeps argmax) -> (blocks..., num_warps[, KEY]).
 # Shapes outside these classes use the rules in the functions below.
 _TUNED: dict[tuple, tuple] = {
-    ("rows_fwd", 4, "short", False): (128, 16, 4),
-    ("rows_fwd", 4, "short", True): (256, 8, 4),
-    ("rows_fwd", 2, "short", False): (256, 8, 4),
-    ("rows_fwd", 2, "short", True): (256, 8, 4),
-    ("rows_bwd", 4, "short"): (0, 1024, 4),
-    ("rows_bwd", 2, "short"): (0, 1024, 4),
+    ("short_fwd", 4, _AVG, False): (128, 16, 4, 0),
+    ("short_fwd", 4, _MAX, False): (128, 16, 4, 0),
+    ("short_fwd", 4, _MAX, True): (128, 16, 4, 2),
+    ("short_fwd", 4, _CAT, False): (128, 16, 4, 0),
+    ("short_fwd", 4, _CAT, True): (64, 8, 2, 0),
+    ("short_fwd", 2, _AVG, False): (128, 4, 4, 0),
+    ("short_fwd", 2, _MAX, False): (128, 4, 4, 0),
+    ("short_fwd", 2, _MAX, True): (128, 4, 4, 0),
+    ("short_fwd", 2, _CAT, False): (128, 4, 4, 0),
+    ("short_fwd", 2, _CAT, True): (128, 4, 4, 1),
+    ("short_bwd", 4): (64, 8),
+    ("short_bwd", 2): (128, 8),
     ("cl_fwd", 2, "short", "wide", False): (16, 128, 4),
     ("cl_fwd", 2, "short", "wide", True): (16, 128, 4),
     ("cl_bwd", 2, "short", "wide"): (4, 512, 4),
@@ -470,26 +558,26 @@ def _rows_fwd_cfg(R: int, L: int, C: int, esize: int, with_idx: bool) -> tuple:
     return block_r, block_l, 4 if block_r * block_l <= 2048 else 8
 
 
-def _flat_fwd_cfg(L: int, esize: int, with_idx: bool) -> tuple:
-    """(ROWS, SCAN, num_warps) for the NCHW forward of short maps; ROWS = 0 means use `_rows_fwd_kernel`.
-
-    ROWS is given for maps padded to 64 values and scaled up for shorter ones (see `_flat_rows`).
-    """
-    if "flat_fwd" in _OVERRIDE:
-        return _OVERRIDE["flat_fwd"]
-    if not _HAS_GATHER:
-        return (0, 0, 4)
-    # Off unless measured faster: the chunked kernels are not yet timed on an H100 (benchmarks/bench_gpu_pool.py
-    # --variants compares them); a ("flat_fwd", ...) entry in _TUNED switches them on for its shape class.
-    return _TUNED.get(_tune_key("flat_fwd", L, 0, esize, with_idx), (0, 0, 4))
+def _short_fwd_cfg(esize: int, mode: int, with_idx: bool) -> tuple:
+    """(BLOCK_R, BLOCK_L, num_warps, KEY) for `_short_fwd_kernel` (NCHW maps of at most 64 values)."""
+    if "short_fwd" in _OVERRIDE:
+        return _OVERRIDE["short_fwd"]
+    key = 0 if not with_idx else 1 if esize == 2 else 2
+    return _TUNED.get(("short_fwd", esize, mode, with_idx), (128, 16, 4, key))
 
 
-def _flat_rows(rows: int, L: int) -> int:
-    """Rows per program of the chunked short-map kernels: `rows` for 33..64 values a map, more for shorter maps.
+def _pairs_fwd_cfg(mode: int, with_idx: bool) -> tuple:
+    """(BLOCK_P, BLOCK_W, num_warps) for `_pairs_fwd_kernel` (16-bit short NCHW maps); BLOCK_P = 0: don't use it."""
+    if "pairs_fwd" in _OVERRIDE:
+        return _OVERRIDE["pairs_fwd"]
+    return _TUNED.get(("pairs_fwd", 2, mode, with_idx), (64, 16, 4))
 
-    A power of two >= 8, so that a chunk of rows * L values starts 16-byte aligned (vector loads and stores).
-    """
-    return max(8, _pow2(rows) * 64 // _pow2(L))
+
+def _short_bwd_cfg(esize: int) -> tuple:
+    """(ROWS, num_warps) for `_short_bwd_kernel`: whole rows per program, a power of two."""
+    if "short_bwd" in _OVERRIDE:
+        return _OVERRIDE["short_bwd"]
+    return _TUNED.get(("short_bwd", esize), (64, 8))
 
 
 def _cl_fwd_cfg(C: int, L: int, esize: int, with_idx: bool) -> tuple:
@@ -505,11 +593,7 @@ def _cl_fwd_cfg(C: int, L: int, esize: int, with_idx: bool) -> tuple:
 
 
 def _rows_bwd_cfg(R: int, L: int, C: int, esize: int) -> tuple:
-    """(BLOCK_R, BLOCK_L, num_warps[, num_stages]) for the NCHW backward kernel.
-
-    BLOCK_R = 0: `_flat_bwd_kernel` (BLOCK_L values per program); BLOCK_R < 0: `_chunk_bwd_kernel` with
-    `_flat_rows(-BLOCK_R, L)` whole rows per program (short maps only).
-    """
+    """(BLOCK_R, BLOCK_L, num_warps[, num_stages]) for the NCHW backward kernel."""
     if "rows_bwd" in _OVERRIDE:
         return _OVERRIDE["rows_bwd"]
     tuned = _TUNED.get(_tune_key("rows_bwd", L, C, esize))
@@ -518,13 +602,6 @@ def _rows_bwd_cfg(R: int, L: int, C: int, esize: int) -> tuple:
     block_l = min(_pow2(L), 2048)
     block_r = max(1, min(_pow2(R), 2048 // block_l))
     return block_r, block_l, 4
-
-
-def _bwd_cfg_ok(cfg: tuple, L: int) -> tuple:
-    """`cfg`, or the flat backward if it asks for the chunked kernel where it does not apply."""
-    if cfg[0] < 0 and (L > 64 or not _HAS_GATHER):
-        return (0, 1024) + tuple(cfg[2:])
-    return cfg
 
 
 def _cl_bwd_cfg(C: int, L: int, esize: int) -> tuple:
@@ -550,6 +627,28 @@ def _is_cl(x: torch.Tensor) -> bool:
     return x.is_contiguous(memory_format=torch.channels_last)
 
 
+def _short_forward(x: torch.Tensor, out: torch.Tensor, mode: int, with_idx: bool) -> torch.Tensor | None:
+    """Pool NCHW maps of at most 64 values into `out`; return the argmax indices if asked for."""
+    N, C, H, W = x.shape
+    L, R = H * W, N * C
+    idx = torch.empty(R, device=x.device, dtype=torch.int32) if with_idx else None
+    args = (out, idx if with_idx else out, R, C, out.shape[1], C if mode == _CAT else 0, 1.0 / L)
+    pairs = _pairs_fwd_cfg(mode, with_idx) if x.element_size() == 2 else (0,)
+    if pairs[0] > 0 and R % 2 == 0 and x.storage_offset() % 2 == 0:  # 16-bit maps, read as int32 words
+        block_p, block_w, warps = pairs
+        _pairs_fwd_kernel[(_cdiv(R // 2, block_p),)](
+            x.view(-1).view(torch.int32), *args, L=L, BLOCK_P=block_p, BLOCK_W=block_w, MODE=mode,
+            WITH_IDX=with_idx, EVEN=(R // 2) % block_p == 0, F16=x.dtype == torch.float16, num_warps=warps)
+    else:
+        block_r, block_l, warps, key = _short_fwd_cfg(x.element_size(), mode, with_idx)
+        if key == 1 and x.element_size() != 2:
+            key = 2
+        _short_fwd_kernel[(_cdiv(R, block_r),)](x, *args, L=L, BLOCK_R=block_r, BLOCK_L=block_l, MODE=mode,
+                                                 WITH_IDX=with_idx, EVEN_R=R % block_r == 0, KEY=key,
+                                                 num_warps=warps)
+    return idx
+
+
 def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Pool `x` (NCHW-contiguous or channels_last): the `(N, C)` or `(N, 2C)` result and the argmax indices."""
     N, C, H, W = x.shape
@@ -562,20 +661,9 @@ def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, 
         # (81-88 % of copy bandwidth against 54-59 % for the kernel below), so use it; the backward stays ours.
         return (x.mean((2, 3)) if mode == _AVG else x.amax((2, 3))), None
     out = torch.empty((N, 2 * C if mode == _CAT else C), device=x.device, dtype=x.dtype)
+    if not cl and L <= 64:
+        return out, _short_forward(x, out, mode, with_idx)
     keep = with_idx
-    flat = _flat_fwd_cfg(L, esize, with_idx) if not cl and L <= 64 else (0,)
-    if flat[0] > 0:  # short NCHW maps: whole rows per program, read as one aligned flat chunk
-        rows = _flat_rows(flat[0], L)
-        idx = torch.empty(R, device=x.device, dtype=torch.int32) if with_idx else None
-        block = _pow2(rows * L)
-        _flat_fwd_kernel[(_cdiv(R, rows),)](
-            x, out, idx if idx is not None else out, R, C, R * L, out.shape[1], C if mode == _CAT else 0, 1.0 / L,
-            L=L, ROWS=rows, ROWS_P=rows, L_P=_pow2(L), BLOCK=block, SCAN=flat[1], MODE=mode, WITH_IDX=with_idx,
-            num_warps=flat[2])
-        return out, idx
-    # Short NCHW maps: the variant that tracks the argmax measured faster on an H100 than the one that does not
-    # (its final per-row reduction is cheaper), so max pooling uses it even when no gradient needs the indices.
-    with_idx = with_idx or (mode != _AVG and not cl and L <= 64)
     idx = torch.empty(R, device=x.device, dtype=torch.int32) if with_idx else None
     out_sn, avg_off = out.shape[1], (C if mode == _CAT else 0)
     inv_l = 1.0 / L
@@ -630,19 +718,16 @@ def _backward(g: torch.Tensor, idx: torch.Tensor | None, meta: tuple, mode: int)
         _cl_bwd_kernel[grid](g, idx_arg, gx, C, L, n_cblocks, gs0, gs1, inv_l, MODE=mode,
                              BLOCK_L=block_l, BLOCK_C=block_c, **_launch_opts(cfg))
         return gx
-    cfg = _bwd_cfg_ok(_rows_bwd_cfg(R, L, C, esize), L)
+    if L <= 64 and (_HAS_GATHER or mode == _MAX):  # short maps: whole rows per program, aligned flat stores
+        rows, warps = _short_bwd_cfg(esize)
+        _short_bwd_kernel[(_cdiv(R, rows),)](g, idx_arg, gx, R, C, R * L, gs0, gs1, inv_l, L=L, ROWS=rows,
+                                             BLOCK=_pow2(rows * L), MODE=mode, num_warps=warps)
+        return gx
+    cfg = _rows_bwd_cfg(R, L, C, esize)
     block_r, block_l = cfg[:2]
-    if block_r < 0:  # chunked: whole rows per program, per-row gradients gathered over the chunk
-        rows = _flat_rows(-block_r, L)
-        _chunk_bwd_kernel[(_cdiv(R, rows),)](g, idx_arg, gx, R, C, R * L, gs0, gs1, inv_l, L=L, ROWS=rows,
-                                             ROWS_P=rows, BLOCK=_pow2(rows * L), MODE=mode, **_launch_opts(cfg))
-    elif block_r == 0:  # flat: BLOCK_L consecutive values per program, H*W and C compiled in
-        _flat_bwd_kernel[(_cdiv(R * L, block_l),)](g, idx_arg, gx, R * L, gs0, gs1, inv_l, L=L, C=C, MODE=mode,
-                                                   BLOCK=block_l, **_launch_opts(cfg))
-    else:
-        grid = (_cdiv(R, block_r), _cdiv(L, block_l))
-        _rows_bwd_kernel[grid](g, idx_arg, gx, R, C, L, gs0, gs1, inv_l, MODE=mode,
-                               BLOCK_R=block_r, BLOCK_L=block_l, **_launch_opts(cfg))
+    grid = (_cdiv(R, block_r), _cdiv(L, block_l))
+    _rows_bwd_kernel[grid](g, idx_arg, gx, R, C, L, gs0, gs1, inv_l, MODE=mode,
+                           BLOCK_R=block_r, BLOCK_L=block_l, **_launch_opts(cfg))
     return gx
 
 

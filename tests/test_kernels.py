@@ -14,15 +14,11 @@ import textwrap
 
 import pytest
 import torch
+from _kernel_helpers import CUDA, DTYPES, layout, needs_cuda, ref_grad, ref_pool
 from torch import nn
 
 from gaplib import kernels, pool
 
-CUDA = torch.cuda.is_available()
-needs_cuda = pytest.mark.skipif(not CUDA, reason="the Triton kernels run on a CUDA GPU; this machine has none")
-needs_triton = pytest.mark.skipif(kernels.triton is None, reason="Triton is not installed")
-
-DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 # (N, C, H, W): 1x1 maps, the 7x7 of ResNet heads, odd sizes, C not a power of two,
 # few long maps (the split path) and many short ones
 SHAPES = [
@@ -37,40 +33,8 @@ SHAPES = [
     (1, 1, 2, 3),
 ]
 
+needs_triton = pytest.mark.skipif(kernels.triton is None, reason="Triton is not installed")
 
-def _ref_pool(x: torch.Tensor, mode: str) -> torch.Tensor:
-    """PyTorch reference: mean in float64 rounded to x's dtype, max exact, concat as [max, avg]."""
-    avg = x.double().mean((2, 3)).to(x.dtype)
-    mx = x.amax((2, 3))
-    return {"gap": avg, "gmp": mx, "concat_pool": torch.cat([mx, avg], 1)}[mode]
-
-
-def _ref_grad(x: torch.Tensor, g: torch.Tensor, mode: str) -> torch.Tensor:
-    """Reference input gradient in float32: mean spreads g/(H*W); max sends g to the first maximum."""
-    N, C, H, W = x.shape
-    L = H * W
-    first_max = nn.functional.one_hot(x.float().flatten(2).argmax(2), L).float()
-    g = g.float()
-    if mode == "gap":
-        out = g[..., None].expand(N, C, L) / L
-    elif mode == "gmp":
-        out = first_max * g[..., None]
-    else:
-        out = first_max * g[:, :C, None] + g[:, C:, None] / L
-    return out.reshape(N, C, H, W)
-
-
-def _layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
-
-
-@pytest.fixture
-def poisoned_cache():
-    """Fill freed GPU memory with NaN, so an output element the kernel forgets to write shows up."""
-    if CUDA:
-        junk = torch.full((1 << 24,), float("nan"), device="cuda")
-        del junk
-    yield
 
 
 # ----------------------------------------------------------------------------------------------- CPU
@@ -111,16 +75,17 @@ INTERPRETER_SCRIPT = textwrap.dedent(
 
     torch.manual_seed(0)
     fns = {"gap": K.gap, "gmp": K.gmp, "concat_pool": K.concat_pool}
-    split = {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 2, 4), "rows_bwd": (0, 32, 4)}  # split forward, flat backward
-    tile = {"flat_fwd": (0, 0, 4), "rows_fwd": (4, 8, 4), "rows_bwd": (4, 8, 4)}  # short maps: the tile kernels
-    chunk = {"flat_fwd": (8, 0, 4), "rows_bwd": (-8, 0, 4)}  # short maps in row chunks (gather), 5 rows left over
-    scan = {"flat_fwd": (8, 1, 4), "rows_bwd": (-8, 0, 4)}  # row chunks reduced by a segmented scan
-    cases = [((2, 3, 5, 4), {}), ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split), ((3, 7, 7, 7), chunk),
-             ((2, 3, 5, 5), tile), ((2, 5, 3, 3), scan)]
+    split = {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 2, 4), "rows_bwd": (2, 32, 4)}  # H*W split over programs
+    tile = {"pairs_fwd": (0, 16, 4), "short_fwd": (4, 8, 4, 1), "short_bwd": (8, 4)}  # short maps, one row per tile row
+    key64 = {"short_fwd": (4, 8, 4, 2), "short_bwd": (4, 1)}  # float32 argmax through an int64 key
+    pairs_odd = {"pairs_fwd": (2, 4, 4), "short_bwd": (8, 1)}  # 16-bit values in words; 49: a word shared by 2 rows
+    pairs_even = {"pairs_fwd": (4, 4, 4)}
+    cases = [((2, 3, 5, 4), {}), ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split), ((2, 7, 7, 7), pairs_odd),
+             ((2, 5, 4, 4), pairs_even), ((2, 3, 5, 5), tile), ((2, 5, 3, 3), key64)]
     for shape, override in cases:
         K._OVERRIDE.clear()
         K._OVERRIDE.update(override)
-        for dtype in (torch.float32, torch.bfloat16):
+        for dtype in (torch.float32, torch.bfloat16, torch.float16):
             for cl in (False, True):
                 x = torch.randint(-3, 4, shape).to(dtype)  # integers: many tied maxima
                 x = x.contiguous(memory_format=torch.channels_last) if cl else x
@@ -169,23 +134,23 @@ def test_kernel_logic_on_cpu_through_the_triton_interpreter():
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_forward_and_backward_match_pytorch(shape, dtype, channels_last, poisoned_cache):
     torch.manual_seed(sum(shape))
-    x = _layout(torch.randn(shape, device="cuda").to(dtype), channels_last)
+    x = layout(torch.randn(shape, device="cuda").to(dtype), channels_last)
     assert kernels.available(x)
     for mode, fn in [("gap", kernels.gap), ("gmp", kernels.gmp), ("concat_pool", kernels.concat_pool)]:
         xg = x.clone().requires_grad_(True)
         y = fn(xg)
-        assert y.dtype == dtype and y.shape == _ref_pool(x, mode).shape
+        assert y.dtype == dtype and y.shape == ref_pool(x, mode).shape
         if mode == "gmp":
-            assert torch.equal(y, _ref_pool(x, mode)), "the max of each map is exact"
+            assert torch.equal(y, ref_pool(x, mode)), "the max of each map is exact"
         else:
-            torch.testing.assert_close(y, _ref_pool(x, mode))
+            torch.testing.assert_close(y, ref_pool(x, mode))
         with torch.no_grad():  # the inference path (no indices kept; its blocks may differ) agrees
             torch.testing.assert_close(fn(x), y)
         g = torch.randn_like(y)
         y.backward(g)
         assert xg.grad.stride() == x.stride(), "the gradient keeps the input's memory layout"
         tol = {torch.float32: 1e-6, torch.float16: 1e-3, torch.bfloat16: 8e-3}[dtype]
-        torch.testing.assert_close(xg.grad.float(), _ref_grad(x, g, mode), rtol=tol, atol=tol)
+        torch.testing.assert_close(xg.grad.float(), ref_grad(x, g, mode), rtol=tol, atol=tol)
 
 
 @needs_cuda
@@ -193,7 +158,7 @@ def test_forward_and_backward_match_pytorch(shape, dtype, channels_last, poisone
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_gradients_equal_pytorch_modules(dtype, channels_last):
     torch.manual_seed(1)
-    x = _layout(torch.randn(8, 96, 9, 9, device="cuda").to(dtype), channels_last)
+    x = layout(torch.randn(8, 96, 9, 9, device="cuda").to(dtype), channels_last)
 
     def grad_of(f):
         xg = x.clone().requires_grad_(True)
@@ -221,10 +186,10 @@ def test_ties_send_the_gradient_to_the_first_maximum(shape, channels_last):
     torch.manual_seed(2)
     x = torch.randint(0, 3, shape, device="cuda").float()
     x[0, 0] = 0.0  # a whole map of ties, like a dead ReLU channel
-    x = _layout(x, channels_last)
+    x = layout(x, channels_last)
     xg = x.clone().requires_grad_(True)
     kernels.gmp(xg).sum().backward()
-    torch.testing.assert_close(xg.grad, _ref_grad(x, torch.ones(shape[:2], device="cuda"), "gmp"), rtol=0, atol=0)
+    torch.testing.assert_close(xg.grad, ref_grad(x, torch.ones(shape[:2], device="cuda"), "gmp"), rtol=0, atol=0)
     assert xg.grad[0, 0].flatten()[0] == 1 and xg.grad[0, 0].sum() == 1, "one position of a tied map gets it all"
     if not channels_last:
         xa = x.clone().requires_grad_(True)
@@ -239,7 +204,7 @@ def test_nan_and_inf_propagate_like_pytorch():
     x[1, 2] = float("-inf")
     x[1, 3, 0, 0] = float("inf")
     for cl in (False, True):
-        xx = _layout(x, cl)
+        xx = layout(x, cl)
         torch.testing.assert_close(kernels.gmp(xx), xx.amax((2, 3)), equal_nan=True)
         torch.testing.assert_close(kernels.gap(xx), xx.mean((2, 3)), equal_nan=True)
         with torch.enable_grad():
@@ -281,86 +246,3 @@ def test_works_on_a_cuda_graph_replay():
     x.copy_(torch.randn_like(x))
     graph.replay()
     torch.testing.assert_close(y, torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1))
-
-
-@needs_cuda
-@pytest.mark.parametrize(
-    "override",
-    [
-        # tiny blocks: H x W split across programs, then combined
-        {"flat_fwd": (0, 0, 4), "rows_fwd": (1, 16, 4), "cl_fwd": (16, 4, 4)},
-        {"flat_fwd": (0, 0, 4), "rows_fwd": (256, 8, 4), "rows_bwd": (0, 1024, 4)},  # many short rows, flat backward
-        {"flat_fwd": (0, 0, 4), "rows_fwd": (4, 512, 4, 1), "rows_bwd": (2, 256, 4), "cl_fwd": (64, 32, 4, 1),
-         "cl_bwd": (32, 32, 4)},
-        {"flat_fwd": (32, 0, 4), "rows_bwd": (-32, 0, 4)},  # short maps: row chunks, gather-reduced
-        {"flat_fwd": (64, 1, 8), "rows_bwd": (-64, 0, 8)},  # short maps: row chunks, segmented scan
-    ],
-    ids=["split", "flat", "loop", "chunk", "scan"],
-)
-@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
-def test_every_kernel_configuration_agrees(override, channels_last, monkeypatch):
-    monkeypatch.setattr(kernels, "_OVERRIDE", dict(override))
-    for shape in [(2, 48, 7, 7), (3, 5, 33, 31), (1, 3, 64, 64)]:
-        for dtype in (torch.float32, torch.bfloat16):
-            x = _layout(torch.randn(shape, device="cuda").to(dtype), channels_last)
-            xg = x.clone().requires_grad_(True)
-            y = kernels.concat_pool(xg)
-            torch.testing.assert_close(y, _ref_pool(x, "concat_pool"))
-            g = torch.randn_like(y)
-            y.backward(g)
-            tol = 1e-6 if dtype == torch.float32 else 8e-3
-            torch.testing.assert_close(xg.grad.float(), _ref_grad(x, g, "concat_pool"), rtol=tol, atol=tol)
-            torch.testing.assert_close(kernels.gap(x), _ref_pool(x, "gap"))
-            assert torch.equal(kernels.gmp(x), _ref_pool(x, "gmp"))
-
-
-# the short-map NCHW kernels: (forward, backward) overrides; ROWS 8 leaves partial chunks on most shapes below
-SHORT_VARIANTS = {
-    "default": {},
-    "tile": {"flat_fwd": (0, 0, 4)},
-    "gather8": {"flat_fwd": (8, 0, 4), "rows_bwd": (-8, 0, 4)},
-    "gather64": {"flat_fwd": (64, 0, 8), "rows_bwd": (-64, 0, 8)},
-    "scan8": {"flat_fwd": (8, 1, 4), "rows_bwd": (-16, 0, 4)},
-    "scan32": {"flat_fwd": (32, 1, 4), "rows_bwd": (-32, 0, 4)},
-}
-
-
-@needs_cuda
-@pytest.mark.parametrize("variant", list(SHORT_VARIANTS), ids=str)
-@pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_short_map_kernels_match_pytorch(variant, dtype, monkeypatch, poisoned_cache):
-    """Odd H*W (49, 25, 9, 1, 15, 64) and row counts that leave a partial chunk, with ties, NaN and +-inf."""
-    monkeypatch.setattr(kernels, "_OVERRIDE", dict(SHORT_VARIANTS[variant]))
-    for shape in [(3, 37, 7, 7), (5, 13, 5, 5), (7, 11, 3, 3), (3, 29, 1, 1), (2, 9, 3, 5), (3, 17, 8, 8),
-                  (64, 65, 7, 7)]:
-        torch.manual_seed(sum(shape))
-        N, C, H, W = shape
-        for ties in (False, True):
-            x = torch.randint(-2, 3, shape, device="cuda") if ties else torch.randn(shape, device="cuda")
-            x = x.to(dtype)
-            assert kernels.available(x)
-            for mode, fn in [("gap", kernels.gap), ("gmp", kernels.gmp), ("concat_pool", kernels.concat_pool)]:
-                with torch.no_grad():
-                    y0 = fn(x)
-                xg = x.clone().requires_grad_(True)
-                y = fn(xg)
-                if mode == "gmp":
-                    assert torch.equal(y, _ref_pool(x, mode)) and torch.equal(y0, y), "the max of each map is exact"
-                else:
-                    torch.testing.assert_close(y, _ref_pool(x, mode))
-                    torch.testing.assert_close(y0, y)
-                g = torch.randn_like(y)
-                y.backward(g)
-                tol = {torch.float32: 1e-6, torch.float16: 1e-3, torch.bfloat16: 8e-3}[dtype]
-                torch.testing.assert_close(xg.grad.float(), _ref_grad(x, g, mode), rtol=tol, atol=tol)
-        if H * W > 1:
-            x = torch.randn(shape, device="cuda").to(dtype)
-            x[0, 1, 0, 1] = float("nan")
-            x[1, 2] = float("-inf")
-            x[-1, -1, -1, -1] = float("inf")
-            torch.testing.assert_close(kernels.gmp(x), x.amax((2, 3)), equal_nan=True)
-            torch.testing.assert_close(kernels.gap(x), x.float().mean((2, 3)).to(dtype), equal_nan=True)
-            with torch.enable_grad():
-                y = kernels.concat_pool(x.clone().requires_grad_(True))
-            torch.testing.assert_close(y, torch.cat([x.amax((2, 3)), x.float().mean((2, 3)).to(dtype)], 1),
-                                       equal_nan=True)
