@@ -411,11 +411,13 @@ def _fwd_candidates(dname: str, with_idx: bool) -> list[dict]:
     return tile if dname == "fp32" else [{"pairs_fwd": cfg} for cfg in PAIRS_FWD] + tile[-len(keys):]
 
 
-def variants(bw: float, l2: int) -> list[dict]:
+def variants(bw: float, l2: int, only: str = "") -> list[dict]:
     """% of copy bandwidth of short-map NCHW kernel blocks, per operation, on the issue's 7 x 7 shapes."""
     fns = {"avg": kernels.gap, "max": kernels.gmp, "concat": kernels.concat_pool}
     out = []
     for shape, dname in VARIANT_CASES:
+        if only and only not in f"{'x'.join(map(str, shape))} {dname}":
+            continue
         dtype = DTYPES[dname]
         xs = make_inputs(shape, dtype, "NCHW", l2)
         nbytes = xs[0].numel() * xs[0].element_size()
@@ -441,7 +443,7 @@ def variants(bw: float, l2: int) -> list[dict]:
                 pct = 0.0
                 print(f"  FAIL {label} {cand}: {type(e).__name__}: {str(e)[:200]}", flush=True)
             out.append(dict(case=case, op=label, cand=cand, pct=pct))
-            best[label] = max(best.get(label, (0.0, None)), (pct, str(cand)))
+            best[label] = max(best.get(label, (-1.0, "")), (pct, str(cand)))
             print(f"VAR {case} {label:13} {pct:5.1f}  {cand}", flush=True)
         for label, (pct, cand) in best.items():
             print(f"BEST {case} {label:13} {pct:5.1f}  {cand}", flush=True)
@@ -458,6 +460,7 @@ def main() -> int:
     parser.add_argument("--no-table", action="store_true", help="skip the main table (with --sweep)")
     parser.add_argument("--variants", action="store_true",
                         help="try block shapes of the short-map NCHW kernels on the issue's 7 x 7 shapes, then stop")
+    parser.add_argument("--only", default="", help="with --variants: only the cases whose name contains this")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the results")
     args = parser.parse_args()
     if not torch.cuda.is_available():
@@ -474,7 +477,7 @@ def main() -> int:
     bw = copy_bandwidth()
     print(f"{device}: copy bandwidth {bw / 1e12:.3f} TB/s (read + write)", flush=True)
     if args.variants:
-        variants(bw, l2)
+        variants(bw, l2, args.only)
         return 0
     if args.sweep:
         picks = sweep(bw, l2)

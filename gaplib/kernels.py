@@ -386,22 +386,19 @@ if triton is not None:
         base = w_ptr + p[:, None] * L
         for q0 in tl.static_range(Q0, Q1, BLOCK_W):
             q = q0 + cols
+            mask = (q < Q1)[None, :] & pmask[:, None]  # unused (and compiled away) on full steps
             if q0 + BLOCK_W <= Q1 and EVEN:
                 lo, hi = _halves(tl.load(base + q[None, :]), F16)
-                full = True
             else:
-                mask = (q < Q1)[None, :] & pmask[:, None]
                 lo, hi = _halves(tl.load(base + q[None, :], mask=mask, other=0), F16)
-                full = False
             pos = 2 * q[None, :] - OFF
+            pm = lo
             if MODE != 0:
                 take_lo = (lo >= hi) | (lo != lo)  # the first maximum of the two (NaN first)
                 pm = tl.where(take_lo, lo, hi)
                 pos = tl.where(take_lo, pos, pos + 1)
-                if not full:
+                if not (q0 + BLOCK_W <= Q1 and EVEN):
                     pm = tl.where(mask, pm, float("-inf"))
-            else:
-                pm = lo
             acc, best, bidx = _track(acc, best, bidx, lo + hi, pm, pos, MODE, WITH_IDX)
         return acc, best, bidx
 
@@ -501,17 +498,22 @@ _OVERRIDE: dict[str, tuple] = {}  # benchmarks/bench_gpu_pool.py --sweep sets en
 # short NCHW maps: (kernel, bytes per value, mode, keeps argmax) -> (blocks..., num_warps[, KEY]).
 # Shapes outside these classes use the rules in the functions below.
 _TUNED: dict[tuple, tuple] = {
-    ("short_fwd", 4, _AVG, False): (128, 16, 4, 0),
-    ("short_fwd", 4, _MAX, False): (128, 16, 4, 0),
-    ("short_fwd", 4, _MAX, True): (128, 16, 4, 2),
-    ("short_fwd", 4, _CAT, False): (128, 16, 4, 0),
-    ("short_fwd", 4, _CAT, True): (64, 8, 2, 0),
+    ("short_fwd", 4, _AVG, False): (32, 16, 1, 0),
+    ("short_fwd", 4, _MAX, False): (32, 16, 1, 0),
+    ("short_fwd", 4, _MAX, True): (32, 16, 1, 2),
+    ("short_fwd", 4, _CAT, False): (32, 16, 1, 0),
+    ("short_fwd", 4, _CAT, True): (64, 8, 2, 2),
+    ("pairs_fwd", 2, _AVG, False): (128, 16, 8),
+    ("pairs_fwd", 2, _MAX, False): (128, 8, 4),
+    ("pairs_fwd", 2, _MAX, True): (0, 0, 4),  # keeping the argmax, the one-value tile below measured faster
+    ("pairs_fwd", 2, _CAT, False): (128, 8, 4),
+    ("pairs_fwd", 2, _CAT, True): (0, 0, 4),
     ("short_fwd", 2, _AVG, False): (128, 4, 4, 0),
     ("short_fwd", 2, _MAX, False): (128, 4, 4, 0),
-    ("short_fwd", 2, _MAX, True): (128, 4, 4, 0),
+    ("short_fwd", 2, _MAX, True): (128, 4, 4, 1),
     ("short_fwd", 2, _CAT, False): (128, 4, 4, 0),
-    ("short_fwd", 2, _CAT, True): (128, 4, 4, 1),
-    ("short_bwd", 4): (64, 8),
+    ("short_fwd", 2, _CAT, True): (128, 4, 4, 0),
+    ("short_bwd", 4): (64, 4),
     ("short_bwd", 2): (128, 8),
     ("cl_fwd", 2, "short", "wide", False): (16, 128, 4),
     ("cl_fwd", 2, "short", "wide", True): (16, 128, 4),
