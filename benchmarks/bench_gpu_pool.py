@@ -310,7 +310,7 @@ def markdown(rows: list[dict], bw: float, device: str) -> str:
 # ------------------------------------------------------------------------------------------- sweep
 SWEEP_CASES = [  # (shape, dtype, layout, full): full = try every config; else a short list (short NCHW: --variants)
     ((128, 256, 32, 32), "fp32", "NCHW", True), ((256, 2048, 7, 7), "bf16", "channels_last", False),
-    ((64, 64, 112, 112), "bf16", "channels_last", False),
+    ((64, 64, 112, 112), "bf16", "channels_last", True),
 ]
 
 
@@ -333,7 +333,8 @@ def _candidates(kind: str, shape, full: bool) -> list[tuple]:
         elif bc >= 128:
             cands = [(16, bc, 4), (32, bc // 2, 4), (32, bc, 8), (8, bc, 4), (64, 64, 4), (16, 64, 4)]
         else:
-            cands = [(32, bc, 4), (64, bc, 4), (64, bc, 8), (128, bc, 8), (16, bc, 4), (256, bc, 8)]
+            cands = [(32, bc, 4), (64, bc, 4), (64, bc, 8), (128, bc, 8), (16, bc, 4), (256, bc, 8), (128, 32, 4),
+                     (256, 32, 8)]
     else:  # cl_bwd
         if bc >= 512:
             cands = [(4, 512, 4), (8, 256, 4), (16, 256, 8), (16, 128, 4), (32, 128, 8)]
@@ -353,7 +354,7 @@ def sweep(bw: float, l2: int) -> dict:
         n, c, h, w = shape
         xs = make_inputs(shape, dtype, layout, l2)
         fk, bk = ("cl_fwd", "cl_bwd") if layout == "channels_last" else ("rows_fwd", "rows_bwd")
-        for kind, ops in ((fk, ("avg", "max-train", "concat-train")), (bk, ("avg", "max", "concat"))):
+        for kind, ops in ((fk, ("avg", "concat", "max-train", "concat-train")), (bk, ("avg", "max", "concat"))):
             scores = {}
             for cfg in [None] + _candidates(kind, shape, full):  # None: the current default
                 kernels._OVERRIDE.clear()
@@ -378,13 +379,14 @@ def sweep(bw: float, l2: int) -> dict:
                       + "  ".join(res), flush=True)
             kernels._OVERRIDE.clear()
             esize = dtype.itemsize
-            if kind.endswith("fwd"):
-                groups = {False: ("avg",), True: ("max-train", "concat-train")}
+            if kind.endswith("fwd"):  # (keeps argmax, own entry for concat) -> the ops a pick must serve
+                groups = {(False, ""): ("avg",), (False, "concat"): ("concat",),
+                          (True, ""): ("max-train", "concat-train")}
             else:
-                groups = {None: ops}
-            for with_idx, group in groups.items():
+                groups = {(None, ""): ops}
+            for (with_idx, tag), group in groups.items():
                 best = max(scores, key=lambda k: sum(scores[k][o] for o in group))
-                key = kernels._tune_key(kind, h * w, c, esize, with_idx)
+                key = kernels._tune_key(kind, h * w, c, esize, with_idx) + ((tag,) if tag else ())
                 if best is not None:
                     picks[key] = best
                     kernels._TUNED[key] = best

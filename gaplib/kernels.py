@@ -582,11 +582,13 @@ def _short_bwd_cfg(esize: int) -> tuple:
     return _TUNED.get(("short_bwd", esize), (64, 8))
 
 
-def _cl_fwd_cfg(C: int, L: int, esize: int, with_idx: bool) -> tuple:
-    """(BLOCK_L, BLOCK_C, num_warps[, num_stages]) for the channels_last forward kernel."""
+def _cl_fwd_cfg(C: int, L: int, esize: int, with_idx: bool, mode: int = _AVG) -> tuple:
+    """(BLOCK_L, BLOCK_C, num_warps[, num_stages]) for the channels_last forward kernel (concat may have its own)."""
     if "cl_fwd" in _OVERRIDE:
         return _OVERRIDE["cl_fwd"]
-    tuned = _TUNED.get(_tune_key("cl_fwd", L, C, esize, with_idx))
+    key = _tune_key("cl_fwd", L, C, esize, with_idx)
+    tuned = _TUNED.get(key + ("concat",)) if mode == _CAT else None
+    tuned = tuned or _TUNED.get(key)
     if tuned:
         return tuned
     block_c = min(_pow2(C), 512 // esize)
@@ -670,7 +672,7 @@ def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, 
     out_sn, avg_off = out.shape[1], (C if mode == _CAT else 0)
     inv_l = 1.0 / L
     if cl:
-        cfg = _cl_fwd_cfg(C, L, esize, with_idx)
+        cfg = _cl_fwd_cfg(C, L, esize, with_idx, mode)
         block_l, block_c = cfg[:2]
         n_cblocks = _cdiv(C, block_c)
         n_split, span = _split(N * n_cblocks, L, block_l, sms)
