@@ -12,6 +12,7 @@ Two layouts, two kernels:
   unrolls H*W at compile time and reads 16-bit values two at a time as int32 words; the backward writes whole
   rows as one aligned flat chunk, then the argmax values on top.
 - channels_last: each image is an `(H * W, C)` matrix; a program reduces a strip of channels over H x W.
+  For short maps whose argmax is not needed, PyTorch's own reductions measured faster and are used instead.
 When too few programs would fill the GPU (few long maps), H x W is split across programs and a
 small second kernel combines the float32 partial results.
 
@@ -19,7 +20,7 @@ Max pooling keeps, for the backward pass, the index of the first maximum of each
 `(h, w)` order, so its gradient goes to one position, as in `nn.AdaptiveMaxPool2d` (fastai's
 `AdaptiveConcatPool2d`); `x.amax((2, 3))` instead splits the gradient evenly among tied maxima.
 A map that contains NaN pools to NaN (its max gradient then goes to an unspecified position). Block shapes come
-from `_TUNED`, measured per shape class on an H100 by `benchmarks/bench_gpu_pool.py --sweep`.
+from `_TUNED`, measured per shape class on an H100 by `benchmarks/bench_gpu_pool.py --sweep` / `--variants`.
 The module imports on machines without Triton or a GPU; `available` is then False.
 Set `GAPLIB_KERNELS=0` to switch the kernels off.
 """
