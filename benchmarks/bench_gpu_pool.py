@@ -404,20 +404,13 @@ VARIANT_CASES = [((256, 2048, 7, 7), "fp32"), ((256, 512, 7, 7), "fp32"), ((256,
 SHORT_FWD = [(128, 16, 4), (64, 8, 2), (64, 16, 2), (128, 8, 4), (256, 16, 8), (32, 16, 1), (64, 32, 4), (128, 4, 4)]
 PAIRS_FWD = [(64, 16, 4), (32, 16, 2), (128, 16, 8), (64, 8, 4), (128, 8, 4), (32, 8, 1), (64, 32, 8), (32, 32, 4)]
 SHORT_BWD = [(32, 4), (64, 4), (64, 8), (128, 8), (256, 8), (128, 4)]  # "short_bwd" = (ROWS, num_warps)
-# the same kernels launched as k programs per SM, each looping over blocks: (blocks..., num_warps, k)
-SHORT_FWD_LOOP = [(32, 16, 1, 16), (32, 16, 1, 32), (64, 16, 2, 8), (64, 16, 2, 16), (128, 16, 4, 4), (128, 16, 4, 8),
-                  (64, 8, 2, 16)]
-PAIRS_FWD_LOOP = [(128, 16, 8, 2), (128, 16, 8, 4), (64, 16, 4, 4), (64, 16, 4, 8), (128, 8, 4, 4), (128, 8, 4, 8),
-                  (32, 16, 2, 16)]
 
 
 def _fwd_candidates(dname: str, with_idx: bool) -> list[dict]:
     """`kernels._OVERRIDE` settings to try for one short-map forward."""
     keys = (0, 1 if dname != "fp32" else 2) if with_idx else (0,)
     tile = [{"pairs_fwd": (0, 0, 4), "short_fwd": cfg + (k,)} for cfg in SHORT_FWD for k in keys]
-    if dname == "fp32":
-        return tile + [{"short_fwd": cfg[:3] + (k, cfg[3])} for cfg in SHORT_FWD_LOOP for k in keys]
-    return [{"pairs_fwd": cfg} for cfg in PAIRS_FWD + PAIRS_FWD_LOOP] + tile[-len(keys):]
+    return tile if dname == "fp32" else [{"pairs_fwd": cfg} for cfg in PAIRS_FWD] + tile[-len(keys):]
 
 
 def variants(bw: float, l2: int, only: str = "") -> list[dict]:

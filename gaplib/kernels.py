@@ -335,11 +335,11 @@ if triton is not None:
         return acc, best, bidx
 
     @triton.jit
-    def _short_fwd_block(blk, x_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L: tl.constexpr,
-                         BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
-                         EVEN_R: tl.constexpr, KEY: tl.constexpr):
-        """NCHW forward of short maps, rows blk * BLOCK_R ...: H*W in BLOCK_L-column steps unrolled when compiled."""
-        r = blk * BLOCK_R + tl.arange(0, BLOCK_R)
+    def _short_fwd_kernel(x_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L: tl.constexpr,
+                          BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
+                          EVEN_R: tl.constexpr, KEY: tl.constexpr):
+        """NCHW forward of short maps: BLOCK_R rows per program, H*W in BLOCK_L-column steps unrolled when compiled."""
+        r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
         rmask = r < R
         cols = tl.arange(0, BLOCK_L)
         base = x_ptr + r[:, None] * L
@@ -418,17 +418,17 @@ if triton is not None:
         return s, m, bi
 
     @triton.jit
-    def _pairs_fwd_block(blk, w_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L: tl.constexpr,
-                         BLOCK_P: tl.constexpr, BLOCK_W: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
-                         EVEN: tl.constexpr, F16: tl.constexpr):
-        """NCHW forward of short 16-bit maps read as int32 words: row pairs blk * BLOCK_P ... (2 rows = L words).
+    def _pairs_fwd_kernel(w_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L: tl.constexpr,
+                          BLOCK_P: tl.constexpr, BLOCK_W: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
+                          EVEN: tl.constexpr, F16: tl.constexpr):
+        """NCHW forward of short 16-bit maps read as int32 words: BLOCK_P row pairs (2 rows = L words) per program.
 
         Words 0 .. L//2 - 1 of a pair hold row A; for odd L, word L//2 holds A's last value and B's first; the rest
         hold row B.
         """
         HALF: tl.constexpr = L // 2
         ODD: tl.constexpr = L % 2
-        p = blk * BLOCK_P + tl.arange(0, BLOCK_P)
+        p = tl.program_id(0) * BLOCK_P + tl.arange(0, BLOCK_P)
         pmask = 2 * p < R
         cols = tl.arange(0, BLOCK_W)
         zero = tl.zeros((BLOCK_P, BLOCK_W), dtype=tl.float32)
@@ -460,24 +460,6 @@ if triton is not None:
             else:
                 _store_result(out_ptr, idx_ptr, out_ptr, out_ptr, idx_ptr, r, n, r - n * C, pmask, sb, mb, ib, 0, R,
                               out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
-
-    @triton.jit
-    def _short_fwd_kernel(x_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, n_blocks, L: tl.constexpr,
-                          BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
-                          EVEN_R: tl.constexpr, KEY: tl.constexpr):
-        """`_short_fwd_block` over blocks pid, pid + programs, ... (one block each, or a few SM-resident programs)."""
-        for blk in range(tl.program_id(0), n_blocks, tl.num_programs(0)):
-            _short_fwd_block(blk, x_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L, BLOCK_R, BLOCK_L, MODE,
-                             WITH_IDX, EVEN_R, KEY)
-
-    @triton.jit
-    def _pairs_fwd_kernel(w_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, n_blocks, L: tl.constexpr,
-                          BLOCK_P: tl.constexpr, BLOCK_W: tl.constexpr, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
-                          EVEN: tl.constexpr, F16: tl.constexpr):
-        """`_pairs_fwd_block` over blocks pid, pid + programs, ... (one block each, or a few SM-resident programs)."""
-        for blk in range(tl.program_id(0), n_blocks, tl.num_programs(0)):
-            _pairs_fwd_block(blk, w_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L, BLOCK_P, BLOCK_W, MODE,
-                             WITH_IDX, EVEN, F16)
 
     @triton.jit
     def _short_bwd_kernel(g_ptr, idx_ptr, gx_ptr, R, C, total, gs0, gs1, inv_l, L: tl.constexpr,
@@ -589,7 +571,7 @@ def _rows_fwd_cfg(R: int, L: int, C: int, esize: int, with_idx: bool, mode: int 
 
 
 def _short_fwd_cfg(esize: int, mode: int, with_idx: bool) -> tuple:
-    """(BLOCK_R, BLOCK_L, num_warps, KEY[, programs per SM]) for `_short_fwd_kernel` (NCHW maps of <= 64 values)."""
+    """(BLOCK_R, BLOCK_L, num_warps, KEY) for `_short_fwd_kernel` (NCHW maps of at most 64 values)."""
     if "short_fwd" in _OVERRIDE:
         return _OVERRIDE["short_fwd"]
     key = 0 if not with_idx else 1 if esize == 2 else 2
@@ -597,8 +579,7 @@ def _short_fwd_cfg(esize: int, mode: int, with_idx: bool) -> tuple:
 
 
 def _pairs_fwd_cfg(mode: int, with_idx: bool) -> tuple:
-    """(BLOCK_P, BLOCK_W, num_warps[, programs per SM]) for `_pairs_fwd_kernel` (16-bit short NCHW maps); BLOCK_P = 0:
-    don't use it."""
+    """(BLOCK_P, BLOCK_W, num_warps) for `_pairs_fwd_kernel` (16-bit short NCHW maps); BLOCK_P = 0: don't use it."""
     if "pairs_fwd" in _OVERRIDE:
         return _OVERRIDE["pairs_fwd"]
     return _TUNED.get(("pairs_fwd", 2, mode, with_idx), (64, 16, 4))
@@ -658,11 +639,6 @@ def _is_cl(x: torch.Tensor) -> bool:
     return x.is_contiguous(memory_format=torch.channels_last)
 
 
-def _programs(n_blocks: int, per_sm: tuple, x: torch.Tensor) -> int:
-    """Programs to launch for `n_blocks` blocks: one each, or (per_sm = (k,)) k per SM, each looping over blocks."""
-    return min(n_blocks, per_sm[0] * _n_sms(x)) if per_sm and per_sm[0] > 0 else n_blocks
-
-
 def _short_forward(x: torch.Tensor, out: torch.Tensor, mode: int, with_idx: bool) -> torch.Tensor | None:
     """Pool NCHW maps of at most 64 values into `out`; return the argmax indices if asked for."""
     N, C, H, W = x.shape
@@ -671,20 +647,17 @@ def _short_forward(x: torch.Tensor, out: torch.Tensor, mode: int, with_idx: bool
     args = (out, idx if with_idx else out, R, C, out.shape[1], C if mode == _CAT else 0, 1.0 / L)
     pairs = _pairs_fwd_cfg(mode, with_idx) if x.element_size() == 2 else (0,)
     if pairs[0] > 0 and R % 2 == 0 and x.storage_offset() % 2 == 0:  # 16-bit maps, read as int32 words
-        block_p, block_w, warps = pairs[:3]
-        n_blocks = _cdiv(R // 2, block_p)
-        _pairs_fwd_kernel[(_programs(n_blocks, pairs[3:], x),)](
-            x.view(-1).view(torch.int32), *args, n_blocks, L=L, BLOCK_P=block_p, BLOCK_W=block_w, MODE=mode,
+        block_p, block_w, warps = pairs
+        _pairs_fwd_kernel[(_cdiv(R // 2, block_p),)](
+            x.view(-1).view(torch.int32), *args, L=L, BLOCK_P=block_p, BLOCK_W=block_w, MODE=mode,
             WITH_IDX=with_idx, EVEN=(R // 2) % block_p == 0, F16=x.dtype == torch.float16, num_warps=warps)
     else:
-        cfg = _short_fwd_cfg(x.element_size(), mode, with_idx)
-        block_r, block_l, warps, key = cfg[:4]
+        block_r, block_l, warps, key = _short_fwd_cfg(x.element_size(), mode, with_idx)
         if key == 1 and x.element_size() != 2:
             key = 2
-        n_blocks = _cdiv(R, block_r)
-        _short_fwd_kernel[(_programs(n_blocks, cfg[4:], x),)](
-            x, *args, n_blocks, L=L, BLOCK_R=block_r, BLOCK_L=block_l, MODE=mode, WITH_IDX=with_idx,
-            EVEN_R=R % block_r == 0, KEY=key, num_warps=warps)
+        _short_fwd_kernel[(_cdiv(R, block_r),)](x, *args, L=L, BLOCK_R=block_r, BLOCK_L=block_l, MODE=mode,
+                                                 WITH_IDX=with_idx, EVEN_R=R % block_r == 0, KEY=key,
+                                                 num_warps=warps)
     return idx
 
 

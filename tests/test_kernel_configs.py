@@ -48,7 +48,6 @@ SHORT_VARIANTS = {
     "tile": {"pairs_fwd": (0, 16, 4), "short_fwd": (8, 16, 4, 0), "short_bwd": (8, 4)},
     "tile-key": {"pairs_fwd": (0, 16, 4), "short_fwd": (16, 4, 2, 1), "short_bwd": (16, 2)},
     "pairs": {"pairs_fwd": (4, 4, 2), "short_bwd": (32, 4)},
-    "looping": {"pairs_fwd": (4, 8, 2, 1), "short_fwd": (8, 16, 4, 2, 1)},  # one program per SM, over many blocks
 }
 
 
