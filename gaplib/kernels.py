@@ -131,7 +131,7 @@ if triton is not None:
     @triton.jit
     def _rows_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, R, C, L, l_span, out_sn, avg_off,
                          inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr, PARTIAL: tl.constexpr,
-                         BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr):
+                         BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, STAGES: tl.constexpr):
         """NCHW forward: each program reduces BLOCK_R contiguous rows of L values (one span of them if split)."""
         pid = tl.program_id(0)
         sid = tl.program_id(1)
@@ -147,7 +147,7 @@ if triton is not None:
         acc = tl.zeros((BLOCK_R, BLOCK_L), dtype=tl.float32)
         best = tl.full((BLOCK_R, BLOCK_L), float("-inf"), dtype=tl.float32)
         bidx = tl.zeros((BLOCK_R, BLOCK_L), dtype=tl.int32)
-        for l0 in range(0, l_stop, BLOCK_L):
+        for l0 in tl.range(0, l_stop, BLOCK_L, num_stages=STAGES):  # STAGES > 1: loads prefetched (cp.async)
             ll = l0 + cols
             mask = rmask[:, None] & (ll < L)[None, :]
             v = tl.load(base + ll[None, :], mask=mask, other=0.0).to(tl.float32)
@@ -173,7 +173,7 @@ if triton is not None:
     @triton.jit
     def _cl_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, R, C, L, l_span, n_cblocks, out_sn,
                        avg_off, inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr, PARTIAL: tl.constexpr,
-                       BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr):
+                       BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr, STAGES: tl.constexpr):
         """channels_last forward: each program reduces a (H*W, BLOCK_C) strip of one image over H*W."""
         pid = tl.program_id(0)
         sid = tl.program_id(1)
@@ -190,7 +190,7 @@ if triton is not None:
         acc = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.float32)
         best = tl.full((BLOCK_L, BLOCK_C), float("-inf"), dtype=tl.float32)
         bidx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.int32)
-        for l0 in range(0, l_stop, BLOCK_L):
+        for l0 in tl.range(0, l_stop, BLOCK_L, num_stages=STAGES):  # STAGES > 1: loads prefetched (cp.async)
             ll = l0 + rows
             mask = (ll < L)[:, None] & cmask[None, :]
             v = tl.load(base + ll[:, None] * C, mask=mask, other=0.0).to(tl.float32)
@@ -699,7 +699,8 @@ def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, 
     else:
         psum = pmax = pidx = out
     idx_arg = idx if idx is not None else out
-    meta = dict(MODE=mode, WITH_IDX=with_idx, PARTIAL=partial, **_launch_opts(cfg))
+    meta = dict(MODE=mode, WITH_IDX=with_idx, PARTIAL=partial, STAGES=cfg[3] if len(cfg) > 3 else 1,
+                **_launch_opts(cfg))
     if cl:
         grid = (N * n_cblocks, n_split)
         _cl_fwd_kernel[grid](x, out, idx_arg, psum, pmax, pidx, R, C, L, span, n_cblocks, out_sn, avg_off, inv_l,

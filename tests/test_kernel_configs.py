@@ -19,11 +19,12 @@ from gaplib import kernels
         # tiny blocks: H x W split across programs, then combined
         {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 4, 4)},
         {"rows_fwd": (4, 512, 4, 1), "rows_bwd": (2, 256, 4), "cl_fwd": (64, 32, 4, 1), "cl_bwd": (32, 32, 4)},
+        {"rows_fwd": (2, 256, 4, 3), "cl_fwd": (32, 32, 4, 3)},  # loads prefetched three steps ahead
         # short maps: rows in a tile (int64 argmax key), 16-bit values two to a word, big row chunks backward
         {"pairs_fwd": (0, 16, 4), "short_fwd": (64, 8, 2, 2), "short_bwd": (256, 8)},
         {"pairs_fwd": (64, 16, 4), "short_bwd": (32, 4)},
     ],
-    ids=["split", "loop", "short-tile", "short-pairs"],
+    ids=["split", "loop", "pipelined", "short-tile", "short-pairs"],
 )
 @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
 def test_every_kernel_configuration_agrees(override, channels_last, monkeypatch):

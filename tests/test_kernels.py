@@ -75,7 +75,7 @@ INTERPRETER_SCRIPT = textwrap.dedent(
 
     torch.manual_seed(0)
     fns = {"gap": K.gap, "gmp": K.gmp, "concat_pool": K.concat_pool}
-    split = {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 2, 4), "rows_bwd": (2, 32, 4)}  # H*W split over programs
+    split = {"rows_fwd": (1, 16, 4, 3), "cl_fwd": (16, 2, 4, 2), "rows_bwd": (2, 32, 4)}  # H*W split over programs
     tile = {"pairs_fwd": (0, 16, 4), "short_fwd": (4, 8, 4, 1), "short_bwd": (8, 4)}  # short maps, one row per tile row
     key64 = {"short_fwd": (4, 8, 4, 2), "short_bwd": (4, 1)}  # float32 argmax through an int64 key
     pairs_odd = {"pairs_fwd": (2, 4, 4), "short_bwd": (8, 1)}  # 16-bit values in words; 49: a word shared by 2 rows
