@@ -495,7 +495,7 @@ if triton is not None:
 _OVERRIDE: dict[str, tuple] = {}  # benchmarks/bench_gpu_pool.py --sweep sets entries here to try other blocks
 
 # Block configurations measured best on an H100 (benchmarks/bench_gpu_pool.py --sweep / --variants), per shape class:
-# (kernel, bytes per value, H*W class[, C class], keeps argmax) -> (blocks..., num_warps[, num_stages]);
+# (kernel, bytes per value, H*W class[, C class], keeps argmax[, "concat"]) -> (blocks..., num_warps[, stages]);
 # short NCHW maps: (kernel, bytes per value, mode, keeps argmax) -> (blocks..., num_warps[, KEY]).
 # Shapes outside these classes use the rules in the functions below.
 _TUNED: dict[tuple, tuple] = {
@@ -518,13 +518,12 @@ _TUNED: dict[tuple, tuple] = {
     ("short_bwd", 2): (128, 8),
     ("rows_fwd", 4, "mid", False): (1, 1024, 4),
     ("rows_fwd", 4, "mid", False, "concat"): (2, 1024, 8),
-    ("rows_fwd", 4, "mid", True): (4, 256, 4),
+    ("rows_fwd", 4, "mid", True): (4, 256, 4, 3),
     ("rows_bwd", 4, "mid"): (1, 1024, 4),
-    ("cl_fwd", 2, "long", "narrow", False, "concat"): (128, 32, 4),
     ("cl_fwd", 2, "short", "wide", True): (16, 128, 4),
     ("cl_bwd", 2, "short", "wide"): (4, 512, 4),
-    ("cl_fwd", 2, "long", "narrow", False): (64, 64, 8),
-    ("cl_fwd", 2, "long", "narrow", True): (32, 64, 4),
+    ("cl_fwd", 2, "long", "narrow", False): (32, 64, 4, 3),
+    ("cl_fwd", 2, "long", "narrow", True): (32, 64, 4, 3),
     ("cl_bwd", 2, "long", "narrow"): (64, 64, 8),
 }
 
