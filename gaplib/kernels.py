@@ -129,6 +129,18 @@ if triton is not None:
                 tl.store(out_ptr + o + avg_off, (s * inv_l).to(out_ptr.dtype.element_ty), mask=mask)
 
     @triton.jit
+    def _track(acc, best, bidx, v, vm, pos, MODE: tl.constexpr, WITH_IDX: tl.constexpr):
+        """Fold a tile of values into the running sum / max / index of the max (vm: v with -inf where masked)."""
+        if MODE != 1:
+            acc += v
+        if MODE != 0:
+            new = _nanmax(best, vm)
+            if WITH_IDX:  # strictly larger (or the first NaN): remember where; ties keep the first
+                bidx = tl.where(new != best, pos, bidx)
+            best = new
+        return acc, best, bidx
+
+    @triton.jit
     def _rows_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, R, C, L, l_span, out_sn, avg_off,
                          inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr, PARTIAL: tl.constexpr,
                          BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, STAGES: tl.constexpr):
@@ -151,14 +163,7 @@ if triton is not None:
             ll = l0 + cols
             mask = rmask[:, None] & (ll < L)[None, :]
             v = tl.load(base + ll[None, :], mask=mask, other=0.0).to(tl.float32)
-            if MODE != 1:
-                acc += v
-            if MODE != 0:
-                v = tl.where(mask, v, float("-inf"))
-                new = _nanmax(best, v)
-                if WITH_IDX:  # strictly larger (or the first NaN): remember where; ties keep the first
-                    bidx = tl.where(new != best, ll[None, :], bidx)
-                best = new
+            acc, best, bidx = _track(acc, best, bidx, v, tl.where(mask, v, float("-inf")), ll[None, :], MODE, WITH_IDX)
         s = tl.sum(acc, axis=1)
         if WITH_IDX:
             m, bi = tl.reduce((best, bidx), 1, _argmax_first)
@@ -194,14 +199,7 @@ if triton is not None:
             ll = l0 + rows
             mask = (ll < L)[:, None] & cmask[None, :]
             v = tl.load(base + ll[:, None] * C, mask=mask, other=0.0).to(tl.float32)
-            if MODE != 1:
-                acc += v
-            if MODE != 0:
-                v = tl.where(mask, v, float("-inf"))
-                new = _nanmax(best, v)
-                if WITH_IDX:  # strictly larger (or the first NaN): remember where; ties keep the first
-                    bidx = tl.where(new != best, ll[:, None], bidx)
-                best = new
+            acc, best, bidx = _track(acc, best, bidx, v, tl.where(mask, v, float("-inf")), ll[:, None], MODE, WITH_IDX)
         s = tl.sum(acc, axis=0)
         if WITH_IDX:
             m, bi = tl.reduce((best, bidx), 0, _argmax_first)
@@ -321,18 +319,6 @@ if triton is not None:
         else:
             m, bi = tl.reduce((best, bidx), 1, _argmax_first)
         return m, bi
-
-    @triton.jit
-    def _track(acc, best, bidx, v, vm, pos, MODE: tl.constexpr, WITH_IDX: tl.constexpr):
-        """Fold a tile of values into the running sum / max / index of the max (vm: v with -inf where masked)."""
-        if MODE != 1:
-            acc += v
-        if MODE != 0:
-            new = _nanmax(best, vm)
-            if WITH_IDX:  # strictly larger (or the first NaN): remember where; ties keep the first
-                bidx = tl.where(new != best, pos, bidx)
-            best = new
-        return acc, best, bidx
 
     @triton.jit
     def _short_fwd_kernel(x_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, L: tl.constexpr,
@@ -571,10 +557,9 @@ def _rows_fwd_cfg(R: int, L: int, C: int, esize: int, with_idx: bool, mode: int 
 
 def _short_fwd_cfg(esize: int, mode: int, with_idx: bool) -> tuple:
     """(BLOCK_R, BLOCK_L, num_warps, KEY) for `_short_fwd_kernel` (NCHW maps of at most 64 values)."""
-    if "short_fwd" in _OVERRIDE:
-        return _OVERRIDE["short_fwd"]
     key = 0 if not with_idx else 1 if esize == 2 else 2
-    return _TUNED.get(("short_fwd", esize, mode, with_idx), (128, 16, 4, key))
+    cfg = _OVERRIDE.get("short_fwd") or _TUNED.get(("short_fwd", esize, mode, with_idx), (128, 16, 4, key))
+    return cfg[:3] + (2 if cfg[3] == 1 and esize != 2 else cfg[3],)  # the int32 key holds only 16-bit values
 
 
 def _pairs_fwd_cfg(mode: int, with_idx: bool) -> tuple:
@@ -652,8 +637,6 @@ def _short_forward(x: torch.Tensor, out: torch.Tensor, mode: int, with_idx: bool
             WITH_IDX=with_idx, EVEN=(R // 2) % block_p == 0, F16=x.dtype == torch.float16, num_warps=warps)
     else:
         block_r, block_l, warps, key = _short_fwd_cfg(x.element_size(), mode, with_idx)
-        if key == 1 and x.element_size() != 2:
-            key = 2
         _short_fwd_kernel[(_cdiv(R, block_r),)](x, *args, L=L, BLOCK_R=block_r, BLOCK_L=block_l, MODE=mode,
                                                  WITH_IDX=with_idx, EVEN_R=R % block_r == 0, KEY=key,
                                                  num_warps=warps)
