@@ -13,8 +13,8 @@ Two layouts, two kernels:
   rows as one aligned flat chunk, then the argmax values on top.
 - channels_last: each image is an `(H * W, C)` matrix; a program reduces a strip of channels over H x W.
   For short maps whose argmax is not needed, PyTorch's own reductions measured faster and are used instead.
-When too few programs would fill the GPU (few long maps), H x W is split across programs and a
-small second kernel combines the float32 partial results.
+When too few programs would fill the GPU (few long maps), H x W is split across programs; each stores float32
+partial results, and the last program of each group to finish (counted with an atomic) combines them.
 
 Max pooling keeps, for the backward pass, the index of the first maximum of each map in row-major
 `(h, w)` order, so its gradient goes to one position, as in `nn.AdaptiveMaxPool2d` (fastai's
@@ -76,6 +76,25 @@ def _sm_count(index: int) -> int:
 def _n_sms(x: torch.Tensor) -> int:
     """Multiprocessors available to `x` (a small number on the CPU interpreter)."""
     return _sm_count(x.device.index if x.device.index is not None else torch.cuda.current_device()) if x.is_cuda else 4
+
+
+_COUNTERS: dict[tuple, torch.Tensor] = {}
+
+
+def _counters(device: torch.device) -> torch.Tensor:
+    """Zeroed int32 counters for split reductions on `device`'s current stream (each kernel leaves them at 0).
+
+    One buffer per stream, never freed: launches on one stream run one after another, so they can share it, and a
+    CUDA graph that captured a launch keeps pointing at live memory. It holds one counter per program group; a
+    split happens only below 2 programs per multiprocessor, so 4096 is plenty.
+    """
+    key = (device.type, device.index, 0)
+    if device.type == "cuda":
+        stream = torch.cuda.current_stream(device)
+        key = ("cuda", stream.device_index, stream.stream_id)
+    if key not in _COUNTERS:
+        _COUNTERS[key] = torch.zeros(4096, dtype=torch.int32, device=device)
+    return _COUNTERS[key]
 
 
 def _pow2(n: int) -> int:
@@ -141,8 +160,8 @@ if triton is not None:
         return acc, best, bidx
 
     @triton.jit
-    def _rows_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, R, C, L, l_span, out_sn, avg_off,
-                         inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr, PARTIAL: tl.constexpr,
+    def _rows_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, cnt_ptr, n_split, R, C, L, l_span,
+                         out_sn, avg_off, inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr, PARTIAL: tl.constexpr,
                          BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, STAGES: tl.constexpr):
         """NCHW forward: each program reduces BLOCK_R contiguous rows of L values (one span of them if split)."""
         pid = tl.program_id(0)
@@ -162,7 +181,7 @@ if triton is not None:
         for l0 in tl.range(0, l_stop, BLOCK_L, num_stages=STAGES):  # STAGES > 1: loads prefetched (cp.async)
             ll = l0 + cols
             mask = rmask[:, None] & (ll < L)[None, :]
-            v = tl.load(base + ll[None, :], mask=mask, other=0.0).to(tl.float32)
+            v = tl.load(base + ll[None, :], mask=mask, other=0.0, eviction_policy="evict_first").to(tl.float32)
             acc, best, bidx = _track(acc, best, bidx, v, tl.where(mask, v, float("-inf")), ll[None, :], MODE, WITH_IDX)
         s = tl.sum(acc, axis=1)
         if WITH_IDX:
@@ -174,11 +193,14 @@ if triton is not None:
         c = r - n * C
         _store_result(out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, r, n, c, rmask, s, m, bi, sid, R,
                       out_sn, avg_off, inv_l, MODE, WITH_IDX, PARTIAL)
+        if PARTIAL:
+            _finish_split(out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, cnt_ptr, pid, n_split, r, n, c, rmask, R,
+                          out_sn, avg_off, inv_l, MODE, WITH_IDX)
 
     @triton.jit
-    def _cl_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, R, C, L, l_span, n_cblocks, out_sn,
-                       avg_off, inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr, PARTIAL: tl.constexpr,
-                       BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr, STAGES: tl.constexpr):
+    def _cl_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, cnt_ptr, n_split, R, C, L, l_span,
+                       n_cblocks, out_sn, avg_off, inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
+                       PARTIAL: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr, STAGES: tl.constexpr):
         """channels_last forward: each program reduces a (H*W, BLOCK_C) strip of one image over H*W."""
         pid = tl.program_id(0)
         sid = tl.program_id(1)
@@ -198,7 +220,7 @@ if triton is not None:
         for l0 in tl.range(0, l_stop, BLOCK_L, num_stages=STAGES):  # STAGES > 1: loads prefetched (cp.async)
             ll = l0 + rows
             mask = (ll < L)[:, None] & cmask[None, :]
-            v = tl.load(base + ll[:, None] * C, mask=mask, other=0.0).to(tl.float32)
+            v = tl.load(base + ll[:, None] * C, mask=mask, other=0.0, eviction_policy="evict_first").to(tl.float32)
             acc, best, bidx = _track(acc, best, bidx, v, tl.where(mask, v, float("-inf")), ll[:, None], MODE, WITH_IDX)
         s = tl.sum(acc, axis=0)
         if WITH_IDX:
@@ -208,29 +230,43 @@ if triton is not None:
             bi = c
         _store_result(out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, n * C + c, n, c, cmask, s, m, bi, sid, R,
                       out_sn, avg_off, inv_l, MODE, WITH_IDX, PARTIAL)
+        if PARTIAL:
+            _finish_split(out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, cnt_ptr, pid, n_split, n * C + c, n, c, cmask,
+                          R, out_sn, avg_off, inv_l, MODE, WITH_IDX)
 
     @triton.jit
-    def _finish_kernel(out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, R, C, n_split, out_sn, avg_off, inv_l,
-                       MODE: tl.constexpr, WITH_IDX: tl.constexpr, BLOCK: tl.constexpr):
-        """Combine the float32 partials of a split reduction, in span order (so the first maximum wins)."""
-        r = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        mask = r < R
-        s = tl.zeros((BLOCK,), dtype=tl.float32)
-        m = tl.full((BLOCK,), float("-inf"), dtype=tl.float32)
-        bi = tl.zeros((BLOCK,), dtype=tl.int32)
-        for k in range(0, n_split):
+    def _combine(psum_ptr, pmax_ptr, pidx_ptr, r, mask, R, n_split, MODE: tl.constexpr, WITH_IDX: tl.constexpr):
+        """Combine the float32 partials of rows `r` of a split reduction, in span order (so the first maximum wins)."""
+        s = tl.zeros(r.shape, dtype=tl.float32)
+        m = tl.full(r.shape, float("-inf"), dtype=tl.float32)
+        bi = tl.zeros(r.shape, dtype=tl.int32)
+        for k in range(0, n_split):  # .cg: read from L2, where the other programs' partials are
             if MODE != 1:
-                s += tl.load(psum_ptr + k * R + r, mask=mask, other=0.0)
+                s += tl.load(psum_ptr + k * R + r, mask=mask, other=0.0, cache_modifier=".cg")
             if MODE != 0:
-                v = tl.load(pmax_ptr + k * R + r, mask=mask, other=float("-inf"))
+                v = tl.load(pmax_ptr + k * R + r, mask=mask, other=float("-inf"), cache_modifier=".cg")
                 take = (v > m) | ((v != v) & (m == m))
                 m = tl.where(take, v, m)
                 if WITH_IDX:
-                    bi = tl.where(take, tl.load(pidx_ptr + k * R + r, mask=mask, other=0), bi)
-        n = r // C
-        c = r - n * C
-        _store_result(out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, r, n, c, mask, s, m, bi, 0, R,
-                      out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
+                    bi = tl.where(take, tl.load(pidx_ptr + k * R + r, mask=mask, other=0, cache_modifier=".cg"), bi)
+        return s, m, bi
+
+    @triton.jit
+    def _finish_split(out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, cnt_ptr, group, n_split, r, n, c, mask, R,
+                      out_sn, avg_off, inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr):
+        """After a program stored its partials: the last of the group's n_split programs writes the results.
+
+        Each program counts itself done on the group's counter (an atomic with acquire-release order, after a
+        barrier, so every thread's partials are visible first); the one that sees n_split - 1 combines them and
+        sets the counter back to 0 for the next launch. This saves the launch of a second kernel.
+        """
+        tl.debug_barrier()
+        done = tl.atomic_add(cnt_ptr + group, 1, sem="acq_rel", scope="gpu")
+        if done == n_split - 1:
+            s, m, bi = _combine(psum_ptr, pmax_ptr, pidx_ptr, r, mask, R, n_split, MODE, WITH_IDX)
+            _store_result(out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, r, n, c, mask, s, m, bi, 0, R,
+                          out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
+            tl.atomic_xchg(cnt_ptr + group, 0)
 
     @triton.jit
     def _grad_values(g_ptr, idx_ptr, r, n, c, mask, C, gs0, gs1, inv_l, MODE: tl.constexpr):
@@ -335,11 +371,11 @@ if triton is not None:
         for l0 in tl.static_range(0, L, BLOCK_L):
             ll = l0 + cols
             if l0 + BLOCK_L <= L and EVEN_R:  # a full step: no mask at all
-                v = tl.load(base + ll[None, :]).to(tl.float32)
+                v = tl.load(base + ll[None, :], eviction_policy="evict_first").to(tl.float32)
                 vm = v
             else:
                 mask = (ll < L)[None, :] & rmask[:, None]
-                v = tl.load(base + ll[None, :], mask=mask, other=0.0).to(tl.float32)
+                v = tl.load(base + ll[None, :], mask=mask, other=0.0, eviction_policy="evict_first").to(tl.float32)
                 vm = tl.where(mask, v, float("-inf"))
             acc, best, bidx = _track(acc, best, bidx, v, vm, ll[None, :], MODE, WITH_IDX)
         s = tl.sum(acc, axis=1)
@@ -375,9 +411,9 @@ if triton is not None:
             q = q0 + cols
             mask = (q < Q1)[None, :] & pmask[:, None]  # unused (and compiled away) on full steps
             if q0 + BLOCK_W <= Q1 and EVEN:
-                lo, hi = _halves(tl.load(base + q[None, :]), F16)
+                lo, hi = _halves(tl.load(base + q[None, :], eviction_policy="evict_first"), F16)
             else:
-                lo, hi = _halves(tl.load(base + q[None, :], mask=mask, other=0), F16)
+                lo, hi = _halves(tl.load(base + q[None, :], mask=mask, other=0, eviction_policy="evict_first"), F16)
             pos = 2 * q[None, :] - OFF
             pm = lo
             if MODE != 0:
@@ -425,7 +461,7 @@ if triton is not None:
         acc_b, best_b, idx_b = _pair_words(w_ptr, p, pmask, cols, zero, ninf, izero, HALF + ODD, L, L, L, BLOCK_W,
                                            EVEN, F16, MODE, WITH_IDX)
         if ODD:  # the shared word: A's last value (index L - 1) and B's first (index 0)
-            lo, hi = _halves(tl.load(w_ptr + p * L + HALF, mask=pmask, other=0), F16)
+            lo, hi = _halves(tl.load(w_ptr + p * L + HALF, mask=pmask, other=0, eviction_policy="evict_first"), F16)
             mlo = lo
             mhi = hi
         else:
@@ -681,20 +717,17 @@ def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, 
     else:
         psum = pmax = pidx = out
     idx_arg = idx if idx is not None else out
+    cnt = _counters(x.device) if partial else idx_arg
     meta = dict(MODE=mode, WITH_IDX=with_idx, PARTIAL=partial, STAGES=cfg[3] if len(cfg) > 3 else 1,
                 **_launch_opts(cfg))
     if cl:
         grid = (N * n_cblocks, n_split)
-        _cl_fwd_kernel[grid](x, out, idx_arg, psum, pmax, pidx, R, C, L, span, n_cblocks, out_sn, avg_off, inv_l,
-                             BLOCK_L=block_l, BLOCK_C=block_c, **meta)
+        _cl_fwd_kernel[grid](x, out, idx_arg, psum, pmax, pidx, cnt, n_split, R, C, L, span, n_cblocks, out_sn,
+                             avg_off, inv_l, BLOCK_L=block_l, BLOCK_C=block_c, **meta)
     else:
         grid = (_cdiv(R, block_r), n_split)
-        _rows_fwd_kernel[grid](x, out, idx_arg, psum, pmax, pidx, R, C, L, span, out_sn, avg_off, inv_l,
-                               BLOCK_R=block_r, BLOCK_L=block_l, **meta)
-    if partial:
-        block = 512
-        _finish_kernel[(_cdiv(R, block),)](out, idx_arg, psum, pmax, pidx, R, C, n_split, out_sn, avg_off, inv_l,
-                                           MODE=mode, WITH_IDX=with_idx, BLOCK=block, num_warps=4)
+        _rows_fwd_kernel[grid](x, out, idx_arg, psum, pmax, pidx, cnt, n_split, R, C, L, span, out_sn, avg_off,
+                               inv_l, BLOCK_R=block_r, BLOCK_L=block_l, **meta)
     return out, (idx if keep else None)
 
 

@@ -108,6 +108,7 @@ INTERPRETER_SCRIPT = textwrap.dedent(
                         gw = first * gf[:, :C, None] + gf[:, C:, None] / (H * W)
                     torch.testing.assert_close(xg.grad.float(), gw.reshape(shape), atol=1e-2, rtol=1e-2)
                     assert xg.grad.stride() == x.stride(), "the gradient keeps the input's layout"
+        assert not K._counters(torch.device("cpu")).any(), "split reductions leave their counters at 0"
     print("interpreter ok")
     """
 )
@@ -236,13 +237,30 @@ def test_pool_functions_use_the_kernels_on_cuda(monkeypatch):
 
 
 @needs_cuda
-def test_works_on_a_cuda_graph_replay():
-    x = torch.randn(8, 64, 7, 7, device="cuda")
+@pytest.mark.parametrize("shape", [(8, 64, 7, 7), (2, 3, 96, 96)], ids=["short", "split"])
+def test_works_on_a_cuda_graph_replay(shape):
+    x = torch.randn(shape, device="cuda")
     kernels.concat_pool(x)  # compile outside the capture
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         y = kernels.concat_pool(x)
-    x.copy_(torch.randn_like(x))
-    graph.replay()
-    torch.testing.assert_close(y, torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1))
+    for _ in range(3):  # a split reduction's counters must be back at 0 for the next replay
+        x.copy_(torch.randn_like(x))
+        graph.replay()
+        torch.testing.assert_close(y, torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1))
+
+
+@needs_cuda
+def test_split_reductions_across_streams():
+    xs = [torch.randn(2, 3, 80, 80, device="cuda") for _ in range(4)]  # 6 long maps: H x W split over programs
+    streams = [torch.cuda.Stream() for _ in xs]
+    outs = []
+    for x, stream in zip(xs, streams):
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            outs.append([kernels.gmp(x) for _ in range(5)])
+    torch.cuda.synchronize()
+    for x, ys in zip(xs, outs):
+        for y in ys:
+            torch.testing.assert_close(y, x.amax((2, 3)))
