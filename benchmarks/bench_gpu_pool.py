@@ -404,9 +404,13 @@ def sweep(bw: float, l2: int) -> dict:
 VARIANT_CASES = [((256, 2048, 7, 7), "fp32"), ((256, 512, 7, 7), "fp32"), ((256, 2048, 7, 7), "bf16")]
 # short NCHW maps, forward blocks to try: "short_fwd" = (BLOCK_R, BLOCK_L, num_warps, KEY) of the tile kernel,
 # "pairs_fwd" = (BLOCK_P, BLOCK_W, num_warps) of the 16-bit kernel that reads values two to an int32 word
-SHORT_FWD = [(128, 16, 4), (64, 8, 2), (64, 16, 2), (128, 8, 4), (256, 16, 8), (32, 16, 1), (64, 32, 4), (128, 4, 4)]
-PAIRS_FWD = [(64, 16, 4), (32, 16, 2), (128, 16, 8), (64, 8, 4), (128, 8, 4), (32, 8, 1), (64, 32, 8), (32, 32, 4)]
-SHORT_BWD = [(32, 4), (64, 4), (64, 8), (128, 8), (256, 8), (128, 4)]  # "short_bwd" = (ROWS, num_warps)
+SHORT_FWD = [(32, 16, 1), (16, 16, 1), (32, 8, 1), (8, 16, 1), (16, 8, 1), (16, 32, 1), (8, 32, 1), (64, 8, 2),
+             (64, 16, 2), (128, 8, 4), (128, 4, 4), (64, 32, 4), (256, 16, 8)]
+PAIRS_FWD = [(64, 16, 4), (32, 16, 2), (128, 16, 8), (64, 8, 4), (128, 8, 4), (32, 8, 1), (256, 8, 8), (128, 8, 8),
+             (64, 8, 2), (32, 8, 2), (256, 8, 4), (128, 8, 2)]
+# "short_bwd" = (ROWS, num_warps[, PACK]); PACK 1 (16-bit only): values and argmax packed per row, one gather
+SHORT_BWD = [(32, 4), (64, 4), (64, 8), (128, 8), (256, 8), (128, 4)]
+SHORT_BWD_PACKED = [(128, 4, 1), (256, 8, 1), (512, 8, 1), (256, 16, 1), (512, 16, 1), (256, 4, 1)]
 
 
 def _fwd_candidates(dname: str, with_idx: bool) -> list[dict]:
@@ -432,7 +436,9 @@ def variants(bw: float, l2: int, only: str = "") -> list[dict]:
         jobs = [(op, "fwd", train, cand) for op, train in
                 (("avg", False), ("max", False), ("max", True), ("concat", False), ("concat", True))
                 for cand in _fwd_candidates(dname, train)]
-        jobs += [(op, "bwd", None, {"short_bwd": cfg}) for op in ("avg", "max", "concat") for cfg in SHORT_BWD]
+        bwd = SHORT_BWD + (SHORT_BWD_PACKED if dname != "fp32" else [])
+        jobs += [(op, "bwd", None, {"short_bwd": cfg}) for op in ("avg", "max", "concat") for cfg in bwd
+                 if op != "avg" or len(cfg) == 2]
         best = {}
         for op, kind, train, cand in jobs:
             kernels._OVERRIDE.clear()

@@ -143,7 +143,7 @@ if triton is not None:
             if MODE != 0:
                 tl.store(out_ptr + o, m.to(out_ptr.dtype.element_ty), mask=mask)
                 if WITH_IDX:
-                    tl.store(idx_ptr + r, bi, mask=mask)
+                    tl.store(idx_ptr + r, bi.to(idx_ptr.dtype.element_ty), mask=mask)
             if MODE != 1:
                 tl.store(out_ptr + o + avg_off, (s * inv_l).to(out_ptr.dtype.element_ty), mask=mask)
 
@@ -162,7 +162,7 @@ if triton is not None:
     @triton.jit
     def _rows_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, cnt_ptr, n_split, R, C, L, l_span,
                          out_sn, avg_off, inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr, PARTIAL: tl.constexpr,
-                         BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, STAGES: tl.constexpr):
+                         BLOCK_R: tl.constexpr, BLOCK_L: tl.constexpr, STAGES: tl.constexpr, EVEN: tl.constexpr):
         """NCHW forward: each program reduces BLOCK_R contiguous rows of L values (one span of them if split)."""
         pid = tl.program_id(0)
         sid = tl.program_id(1)
@@ -180,9 +180,14 @@ if triton is not None:
         bidx = tl.zeros((BLOCK_R, BLOCK_L), dtype=tl.int32)
         for l0 in tl.range(0, l_stop, BLOCK_L, num_stages=STAGES):  # STAGES > 1: loads prefetched (cp.async)
             ll = l0 + cols
-            mask = rmask[:, None] & (ll < L)[None, :]
-            v = tl.load(base + ll[None, :], mask=mask, other=0.0, eviction_policy="evict_first").to(tl.float32)
-            acc, best, bidx = _track(acc, best, bidx, v, tl.where(mask, v, float("-inf")), ll[None, :], MODE, WITH_IDX)
+            if EVEN:  # every tile is full: no masks
+                v = tl.load(base + ll[None, :], eviction_policy="evict_first").to(tl.float32)
+                vm = v
+            else:
+                mask = rmask[:, None] & (ll < L)[None, :]
+                v = tl.load(base + ll[None, :], mask=mask, other=0.0, eviction_policy="evict_first").to(tl.float32)
+                vm = tl.where(mask, v, float("-inf"))
+            acc, best, bidx = _track(acc, best, bidx, v, vm, ll[None, :], MODE, WITH_IDX)
         s = tl.sum(acc, axis=1)
         if WITH_IDX:
             m, bi = tl.reduce((best, bidx), 1, _argmax_first)
@@ -200,7 +205,8 @@ if triton is not None:
     @triton.jit
     def _cl_fwd_kernel(x_ptr, out_ptr, idx_ptr, psum_ptr, pmax_ptr, pidx_ptr, cnt_ptr, n_split, R, C, L, l_span,
                        n_cblocks, out_sn, avg_off, inv_l, MODE: tl.constexpr, WITH_IDX: tl.constexpr,
-                       PARTIAL: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr, STAGES: tl.constexpr):
+                       PARTIAL: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_C: tl.constexpr, STAGES: tl.constexpr,
+                       EVEN: tl.constexpr):
         """channels_last forward: each program reduces a (H*W, BLOCK_C) strip of one image over H*W."""
         pid = tl.program_id(0)
         sid = tl.program_id(1)
@@ -219,9 +225,14 @@ if triton is not None:
         bidx = tl.zeros((BLOCK_L, BLOCK_C), dtype=tl.int32)
         for l0 in tl.range(0, l_stop, BLOCK_L, num_stages=STAGES):  # STAGES > 1: loads prefetched (cp.async)
             ll = l0 + rows
-            mask = (ll < L)[:, None] & cmask[None, :]
-            v = tl.load(base + ll[:, None] * C, mask=mask, other=0.0, eviction_policy="evict_first").to(tl.float32)
-            acc, best, bidx = _track(acc, best, bidx, v, tl.where(mask, v, float("-inf")), ll[:, None], MODE, WITH_IDX)
+            if EVEN:  # every tile is full: no masks
+                v = tl.load(base + ll[:, None] * C, eviction_policy="evict_first").to(tl.float32)
+                vm = v
+            else:
+                mask = (ll < L)[:, None] & cmask[None, :]
+                v = tl.load(base + ll[:, None] * C, mask=mask, other=0.0, eviction_policy="evict_first").to(tl.float32)
+                vm = tl.where(mask, v, float("-inf"))
+            acc, best, bidx = _track(acc, best, bidx, v, vm, ll[:, None], MODE, WITH_IDX)
         s = tl.sum(acc, axis=0)
         if WITH_IDX:
             m, bi = tl.reduce((best, bidx), 0, _argmax_first)
@@ -276,7 +287,7 @@ if triton is not None:
             bi = tl.full(r.shape, -1, dtype=tl.int32)
         else:
             gm = tl.load(g_ptr + n * gs0 + c * gs1, mask=mask, other=0.0).to(tl.float32)
-            bi = tl.load(idx_ptr + r, mask=mask, other=-1)
+            bi = tl.load(idx_ptr + r, mask=mask, other=0).to(tl.int32)  # masked rows are never written
         if MODE == 0:
             ga = tl.load(g_ptr + n * gs0 + c * gs1, mask=mask, other=0.0).to(tl.float32) * inv_l
         elif MODE == 2:
@@ -417,9 +428,12 @@ if triton is not None:
             pos = 2 * q[None, :] - OFF
             pm = lo
             if MODE != 0:
-                take_lo = (lo >= hi) | (lo != lo)  # the first maximum of the two (NaN first)
-                pm = tl.where(take_lo, lo, hi)
-                pos = tl.where(take_lo, pos, pos + 1)
+                if WITH_IDX:
+                    take_lo = (lo >= hi) | (lo != lo)  # the first maximum of the two (NaN first)
+                    pm = tl.where(take_lo, lo, hi)
+                    pos = tl.where(take_lo, pos, pos + 1)
+                else:
+                    pm = _nanmax(lo, hi)
                 if not (q0 + BLOCK_W <= Q1 and EVEN):
                     pm = tl.where(mask, pm, float("-inf"))
             acc, best, bidx = _track(acc, best, bidx, lo + hi, pm, pos, MODE, WITH_IDX)
@@ -484,12 +498,19 @@ if triton is not None:
                               out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
 
     @triton.jit
+    def _bits16(v, dtype: tl.constexpr):
+        """float32 values rounded to the 16-bit float `dtype`, as their bits in the low half of an int32."""
+        return v.to(dtype).to(tl.int16, bitcast=True).to(tl.int32) & 0xFFFF
+
+    @triton.jit
     def _short_bwd_kernel(g_ptr, idx_ptr, gx_ptr, R, C, total, gs0, gs1, inv_l, L: tl.constexpr,
-                          ROWS: tl.constexpr, BLOCK: tl.constexpr, MODE: tl.constexpr):
+                          ROWS: tl.constexpr, BLOCK: tl.constexpr, MODE: tl.constexpr, PACK: tl.constexpr):
         """NCHW backward of short maps: ROWS whole rows = one contiguous chunk per program.
 
-        One aligned, vectorised store writes the chunk's base values (0, or the mean's gradient spread over each
-        row with `tl.gather`); after a barrier, one store per map adds the max's gradient at its argmax.
+        One aligned, vectorised store writes the whole chunk. PACK 0: its base values (0, or the mean's gradient
+        spread over each row with `tl.gather`), then, after a barrier, one store per map adds the max's gradient at its
+        argmax. PACK 1 (16-bit gradients): each row's argmax and final 16-bit values travel packed in one integer, so
+        one gather gives every position its value and no second store is needed.
         """
         FLAT: tl.constexpr = ROWS * L
         pid = tl.program_id(0)
@@ -501,14 +522,28 @@ if triton is not None:
         f = tl.arange(0, BLOCK)
         o = pid * FLAT + f
         fmask = (f < FLAT) & (o < total)
-        if MODE == 1:
-            val = tl.zeros((BLOCK,), dtype=tl.float32)
+        row = tl.minimum(f // L, ROWS - 1)
+        DT: tl.constexpr = gx_ptr.dtype.element_ty
+        if PACK and MODE != 0:  # (argmax, value there[, value elsewhere]) of each row, gathered at once
+            if MODE == 1:
+                kg = tl.gather((bi << 16) | _bits16(gm, DT), row, 0)
+                hit = (f - row * L) == (kg >> 16)
+                bits = tl.where(hit, kg & 0xFFFF, 0)
+            else:
+                key = (bi.to(tl.int64) << 32) | (_bits16(gm + ga, DT).to(tl.int64) << 16) | _bits16(ga, DT)
+                kg = tl.gather(key, row, 0)
+                hit = (f - row * L) == (kg >> 32).to(tl.int32)
+                bits = tl.where(hit, (kg >> 16).to(tl.int32), kg.to(tl.int32)) & 0xFFFF
+            tl.store(gx_ptr + o, bits.to(tl.int16).to(DT, bitcast=True), mask=fmask)
         else:
-            val = tl.gather(ga, tl.minimum(f // L, ROWS - 1), 0)
-        tl.store(gx_ptr + o, val.to(gx_ptr.dtype.element_ty), mask=fmask)
-        if MODE != 0:
-            tl.debug_barrier()  # the chunk's base values are written before the argmax values overwrite theirs
-            tl.store(gx_ptr + pid * FLAT + k * L + bi, (gm + ga).to(gx_ptr.dtype.element_ty), mask=rmask)
+            if MODE == 1:
+                val = tl.zeros((BLOCK,), dtype=tl.float32)
+            else:
+                val = tl.gather(ga, row, 0)
+            tl.store(gx_ptr + o, val.to(DT), mask=fmask)
+            if MODE != 0:
+                tl.debug_barrier()  # the chunk's base values are written before the argmax values overwrite theirs
+                tl.store(gx_ptr + pid * FLAT + k * L + bi, (gm + ga).to(DT), mask=rmask)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -526,11 +561,11 @@ _TUNED: dict[tuple, tuple] = {
     ("short_fwd", 4, _MAX, True): (32, 16, 1, 2),
     ("short_fwd", 4, _CAT, False): (32, 16, 1, 0),
     ("short_fwd", 4, _CAT, True): (64, 8, 2, 2),
-    ("pairs_fwd", 2, _AVG, False): (128, 16, 8),
+    ("pairs_fwd", 2, _AVG, False): (64, 16, 4),
     ("pairs_fwd", 2, _MAX, False): (128, 8, 4),
-    ("pairs_fwd", 2, _MAX, True): (0, 0, 4),  # keeping the argmax, the one-value tile below measured faster
+    ("pairs_fwd", 2, _MAX, True): (64, 8, 2),
     ("pairs_fwd", 2, _CAT, False): (128, 8, 4),
-    ("pairs_fwd", 2, _CAT, True): (0, 0, 4),
+    ("pairs_fwd", 2, _CAT, True): (64, 8, 2),
     ("short_fwd", 2, _AVG, False): (128, 4, 4, 0),
     ("short_fwd", 2, _MAX, False): (128, 4, 4, 0),
     ("short_fwd", 2, _MAX, True): (128, 4, 4, 1),
@@ -538,14 +573,16 @@ _TUNED: dict[tuple, tuple] = {
     ("short_fwd", 2, _CAT, True): (128, 4, 4, 0),
     ("short_bwd", 4): (64, 4),
     ("short_bwd", 2): (128, 8),
+    ("short_bwd", 2, _MAX): (256, 8, 1),
+    ("short_bwd", 2, _CAT): (256, 8, 1),
     ("rows_fwd", 4, "mid", False): (1, 1024, 4),
     ("rows_fwd", 4, "mid", False, "concat"): (2, 1024, 8),
     ("rows_fwd", 4, "mid", True): (4, 256, 4, 3),
     ("rows_bwd", 4, "mid"): (1, 1024, 4),
     ("cl_fwd", 2, "short", "wide", True): (16, 128, 4),
     ("cl_bwd", 2, "short", "wide"): (4, 512, 4),
-    ("cl_fwd", 2, "long", "narrow", False): (32, 64, 4, 3),
-    ("cl_fwd", 2, "long", "narrow", True): (32, 64, 4, 3),
+    ("cl_fwd", 2, "long", "narrow", False): (32, 64, 4, 4),
+    ("cl_fwd", 2, "long", "narrow", True): (32, 64, 4, 4),
     ("cl_bwd", 2, "long", "narrow"): (64, 64, 8),
 }
 
@@ -559,12 +596,20 @@ def _tune_key(kind: str, L: int, C: int, esize: int, with_idx: bool | None = Non
     return key + ((with_idx,) if with_idx is not None else ())
 
 
+_SPLIT_PER_SM = 4  # a split reduction aims at this many programs per multiprocessor
+
+
 def _split(programs: int, L: int, block_l: int, sms: int) -> tuple[int, int]:
-    """How many spans to cut H*W into so that enough programs fill the GPU: (n_split, span)."""
+    """How many spans to cut H*W into so that enough programs fill the GPU: (n_split, span).
+
+    Spans are whole BLOCK_L chunks; a span count that divides the chunks (so that every span is full) is preferred
+    down to half the wanted count.
+    """
     chunks = _cdiv(L, block_l)
     if programs >= 2 * sms or chunks < 2:
         return 1, L
-    want = min(chunks, _cdiv(4 * sms, programs))
+    want = min(chunks, _cdiv(_SPLIT_PER_SM * sms, programs))
+    want = next((d for d in range(want, want // 2, -1) if chunks % d == 0), want)
     span = _cdiv(chunks, want) * block_l
     return _cdiv(L, span), span
 
@@ -605,11 +650,11 @@ def _pairs_fwd_cfg(mode: int, with_idx: bool) -> tuple:
     return _TUNED.get(("pairs_fwd", 2, mode, with_idx), (64, 16, 4))
 
 
-def _short_bwd_cfg(esize: int) -> tuple:
-    """(ROWS, num_warps) for `_short_bwd_kernel`: whole rows per program, a power of two."""
-    if "short_bwd" in _OVERRIDE:
-        return _OVERRIDE["short_bwd"]
-    return _TUNED.get(("short_bwd", esize), (64, 8))
+def _short_bwd_cfg(esize: int, mode: int) -> tuple:
+    """(ROWS, num_warps, PACK) for `_short_bwd_kernel`: whole rows per program (a power of two); PACK: 16-bit only."""
+    cfg = _OVERRIDE.get("short_bwd") or _TUNED.get(("short_bwd", esize, mode)) or _TUNED.get(("short_bwd", esize))
+    cfg = cfg or (64, 8)
+    return cfg[:2] + ((cfg[2] if len(cfg) > 2 and esize == 2 else 0),)
 
 
 def _cl_fwd_cfg(C: int, L: int, esize: int, with_idx: bool, mode: int = _AVG) -> tuple:
@@ -663,7 +708,8 @@ def _short_forward(x: torch.Tensor, out: torch.Tensor, mode: int, with_idx: bool
     """Pool NCHW maps of at most 64 values into `out`; return the argmax indices if asked for."""
     N, C, H, W = x.shape
     L, R = H * W, N * C
-    idx = torch.empty(R, device=x.device, dtype=torch.int32) if with_idx else None
+    # an index below 64 fits a byte: a quarter of the int32 traffic for the backward to read
+    idx = torch.empty(R, device=x.device, dtype=torch.uint8) if with_idx else None
     args = (out, idx if with_idx else out, R, C, out.shape[1], C if mode == _CAT else 0, 1.0 / L)
     pairs = _pairs_fwd_cfg(mode, with_idx) if x.element_size() == 2 else (0,)
     if pairs[0] > 0 and R % 2 == 0 and x.storage_offset() % 2 == 0:  # 16-bit maps, read as int32 words
@@ -718,7 +764,8 @@ def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, 
         psum = pmax = pidx = out
     idx_arg = idx if idx is not None else out
     cnt = _counters(x.device) if partial else idx_arg
-    meta = dict(MODE=mode, WITH_IDX=with_idx, PARTIAL=partial, STAGES=cfg[3] if len(cfg) > 3 else 1,
+    even = L % block_l == 0 and (not partial or L % span == 0) and (C % block_c == 0 if cl else R % block_r == 0)
+    meta = dict(MODE=mode, WITH_IDX=with_idx, PARTIAL=partial, STAGES=cfg[3] if len(cfg) > 3 else 1, EVEN=even,
                 **_launch_opts(cfg))
     if cl:
         grid = (N * n_cblocks, n_split)
@@ -750,9 +797,9 @@ def _backward(g: torch.Tensor, idx: torch.Tensor | None, meta: tuple, mode: int)
                              BLOCK_L=block_l, BLOCK_C=block_c, **_launch_opts(cfg))
         return gx
     if L <= 64 and (_HAS_GATHER or mode == _MAX):  # short maps: whole rows per program, aligned flat stores
-        rows, warps = _short_bwd_cfg(esize)
+        rows, warps, pack = _short_bwd_cfg(esize, mode)
         _short_bwd_kernel[(_cdiv(R, rows),)](g, idx_arg, gx, R, C, R * L, gs0, gs1, inv_l, L=L, ROWS=rows,
-                                             BLOCK=_pow2(rows * L), MODE=mode, num_warps=warps)
+                                             BLOCK=_pow2(rows * L), MODE=mode, PACK=pack, num_warps=warps)
         return gx
     cfg = _rows_bwd_cfg(R, L, C, esize)
     block_r, block_l = cfg[:2]

@@ -22,7 +22,7 @@ from gaplib import kernels
         {"rows_fwd": (2, 256, 4, 3), "cl_fwd": (32, 32, 4, 3)},  # loads prefetched three steps ahead
         # short maps: rows in a tile (int64 argmax key), 16-bit values two to a word, big row chunks backward
         {"pairs_fwd": (0, 16, 4), "short_fwd": (64, 8, 2, 2), "short_bwd": (256, 8)},
-        {"pairs_fwd": (64, 16, 4), "short_bwd": (32, 4)},
+        {"pairs_fwd": (64, 16, 4), "short_bwd": (32, 4, 1)},  # 16-bit backward: values and argmax packed per row
     ],
     ids=["split", "loop", "pipelined", "short-tile", "short-pairs"],
 )
@@ -49,6 +49,7 @@ SHORT_VARIANTS = {
     "tile": {"pairs_fwd": (0, 16, 4), "short_fwd": (8, 16, 4, 0), "short_bwd": (8, 4)},
     "tile-key": {"pairs_fwd": (0, 16, 4), "short_fwd": (16, 4, 2, 1), "short_bwd": (16, 2)},
     "pairs": {"pairs_fwd": (4, 4, 2), "short_bwd": (32, 4)},
+    "pairs-packed": {"pairs_fwd": (8, 8, 4), "short_bwd": (16, 4, 1)},
 }
 
 

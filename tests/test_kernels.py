@@ -78,10 +78,12 @@ INTERPRETER_SCRIPT = textwrap.dedent(
     split = {"rows_fwd": (1, 16, 4, 3), "cl_fwd": (16, 2, 4, 2), "rows_bwd": (2, 32, 4)}  # H*W split over programs
     tile = {"pairs_fwd": (0, 16, 4), "short_fwd": (4, 8, 4, 1), "short_bwd": (8, 4)}  # short maps, one row per tile row
     key64 = {"short_fwd": (4, 8, 4, 2), "short_bwd": (4, 1)}  # float32 argmax through an int64 key
-    pairs_odd = {"pairs_fwd": (2, 4, 4), "short_bwd": (8, 1)}  # 16-bit values in words; 49: a word shared by 2 rows
+    pairs_odd = {"pairs_fwd": (2, 4, 4), "short_bwd": (8, 1, 1)}  # 16-bit values in words (49: a word shared by
+    # 2 rows); the backward's 16-bit values and argmax packed in one integer per row
     pairs_even = {"pairs_fwd": (4, 4, 4)}
-    cases = [((2, 3, 5, 4), {}), ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split), ((2, 7, 7, 7), pairs_odd),
-             ((2, 5, 4, 4), pairs_even), ((2, 3, 5, 5), tile), ((2, 5, 3, 3), key64)]
+    even = {"rows_fwd": (2, 64, 4), "cl_fwd": (16, 2, 4, 2)}  # full tiles only (no masks), split into full spans
+    cases = [((2, 4, 16, 16), even), ((2, 3, 5, 4), {}), ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split),
+             ((2, 7, 7, 7), pairs_odd), ((2, 5, 4, 4), pairs_even), ((2, 3, 5, 5), tile), ((2, 5, 3, 3), key64)]
     for shape, override in cases:
         K._OVERRIDE.clear()
         K._OVERRIDE.update(override)
