@@ -428,7 +428,7 @@ if triton is not None:
             pos = 2 * q[None, :] - OFF
             pm = lo
             if MODE != 0:
-                if WITH_IDX:
+                if WITH_IDX or MODE == 1:  # (max alone: this form measured ~3 points faster on an H100 than _nanmax)
                     take_lo = (lo >= hi) | (lo != lo)  # the first maximum of the two (NaN first)
                     pm = tl.where(take_lo, lo, hi)
                     pos = tl.where(take_lo, pos, pos + 1)
@@ -556,15 +556,15 @@ _OVERRIDE: dict[str, tuple] = {}  # benchmarks/bench_gpu_pool.py --sweep sets en
 # short NCHW maps: (kernel, bytes per value, mode, keeps argmax) -> (blocks..., num_warps[, KEY]).
 # Shapes outside these classes use the rules in the functions below.
 _TUNED: dict[tuple, tuple] = {
-    ("short_fwd", 4, _AVG, False): (32, 16, 1, 0),
-    ("short_fwd", 4, _MAX, False): (32, 16, 1, 0),
-    ("short_fwd", 4, _MAX, True): (32, 16, 1, 2),
-    ("short_fwd", 4, _CAT, False): (32, 16, 1, 0),
-    ("short_fwd", 4, _CAT, True): (64, 8, 2, 2),
+    ("short_fwd", 4, _AVG, False): (16, 16, 1, 0),
+    ("short_fwd", 4, _MAX, False): (16, 16, 1, 0),
+    ("short_fwd", 4, _MAX, True): (16, 8, 1, 2),
+    ("short_fwd", 4, _CAT, False): (16, 8, 1, 0),
+    ("short_fwd", 4, _CAT, True): (16, 8, 1, 2),
     ("pairs_fwd", 2, _AVG, False): (64, 16, 4),
     ("pairs_fwd", 2, _MAX, False): (128, 8, 4),
     ("pairs_fwd", 2, _MAX, True): (64, 8, 2),
-    ("pairs_fwd", 2, _CAT, False): (128, 8, 4),
+    ("pairs_fwd", 2, _CAT, False): (32, 8, 2),
     ("pairs_fwd", 2, _CAT, True): (64, 8, 2),
     ("short_fwd", 2, _AVG, False): (128, 4, 4, 0),
     ("short_fwd", 2, _MAX, False): (128, 4, 4, 0),
@@ -573,8 +573,8 @@ _TUNED: dict[tuple, tuple] = {
     ("short_fwd", 2, _CAT, True): (128, 4, 4, 0),
     ("short_bwd", 4): (64, 4),
     ("short_bwd", 2): (128, 8),
-    ("short_bwd", 2, _MAX): (256, 8, 1),
-    ("short_bwd", 2, _CAT): (256, 8, 1),
+    ("short_bwd", 2, _MAX): (512, 16, 1),
+    ("short_bwd", 2, _CAT): (512, 16, 1),
     ("rows_fwd", 4, "mid", False): (1, 1024, 4),
     ("rows_fwd", 4, "mid", False, "concat"): (2, 1024, 8),
     ("rows_fwd", 4, "mid", True): (4, 256, 4, 3),
