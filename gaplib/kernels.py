@@ -10,7 +10,8 @@ Two layouts, two kernels:
 - NCHW: each `(n, c)` map is a contiguous row of `H * W` values; a program reduces a tile of rows.
   Short maps (H*W <= 64, e.g. the 7 x 7 maps of a ResNet's last block) have kernels of their own: the forward
   unrolls H*W at compile time and reads 16-bit values two at a time as int32 words; the backward writes whole
-  rows as one aligned flat chunk, then the argmax values on top.
+  rows as one aligned flat chunk (16-bit: each row's values and argmax packed in one gathered integer; float32:
+  the argmax values go on top afterwards).
 - channels_last: each image is an `(H * W, C)` matrix; a program reduces a strip of channels over H x W.
   For short maps whose argmax is not needed, PyTorch's own reductions measured faster and are used instead.
 When too few programs would fill the GPU (few long maps), H x W is split across programs; each stores float32
