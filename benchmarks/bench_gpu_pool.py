@@ -408,6 +408,8 @@ SHORT_FWD = [(32, 16, 1), (16, 16, 1), (32, 8, 1), (8, 16, 1), (16, 8, 1), (16, 
              (64, 16, 2), (128, 8, 4), (128, 4, 4), (64, 32, 4), (256, 16, 8)]
 PAIRS_FWD = [(64, 16, 4), (32, 16, 2), (128, 16, 8), (64, 8, 4), (128, 8, 4), (32, 8, 1), (256, 8, 8), (128, 8, 8),
              (64, 8, 2), (32, 8, 2), (256, 8, 4), (128, 8, 2)]
+# "window_fwd" = (BLOCK_R, num_warps) of the kernel that reads each row through its aligned 16-byte window (no argmax)
+WINDOW_FWD = [(16, 1), (32, 1), (16, 2), (32, 2), (64, 2), (32, 4), (64, 4), (128, 4), (128, 8)]
 # "short_bwd" = (ROWS, num_warps[, PACK]); PACK 1 (16-bit only): values and argmax packed per row, one gather
 SHORT_BWD = [(32, 4), (64, 4), (64, 8), (128, 8), (256, 8), (128, 4)]
 SHORT_BWD_PACKED = [(128, 4, 1), (256, 8, 1), (512, 8, 1), (256, 16, 1), (512, 16, 1), (256, 4, 1)]
@@ -416,8 +418,10 @@ SHORT_BWD_PACKED = [(128, 4, 1), (256, 8, 1), (512, 8, 1), (256, 16, 1), (512, 1
 def _fwd_candidates(dname: str, with_idx: bool) -> list[dict]:
     """`kernels._OVERRIDE` settings to try for one short-map forward."""
     keys = (0, 1 if dname != "fp32" else 2) if with_idx else (0,)
-    tile = [{"pairs_fwd": (0, 0, 4), "short_fwd": cfg + (k,)} for cfg in SHORT_FWD for k in keys]
-    return tile if dname == "fp32" else [{"pairs_fwd": cfg} for cfg in PAIRS_FWD] + tile[-len(keys):]
+    off = {"window_fwd": (0, 0)}
+    tile = [dict(off, pairs_fwd=(0, 0, 4), short_fwd=cfg + (k,)) for cfg in SHORT_FWD for k in keys]
+    window = [] if with_idx else [{"window_fwd": cfg} for cfg in WINDOW_FWD]
+    return window + (tile if dname == "fp32" else [dict(off, pairs_fwd=cfg) for cfg in PAIRS_FWD] + tile[-len(keys):])
 
 
 def variants(bw: float, l2: int, only: str = "") -> list[dict]:

@@ -403,6 +403,33 @@ if triton is not None:
                       out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
 
     @triton.jit
+    def _window_fwd_kernel(x_ptr, out_ptr, R, C, total, out_sn, avg_off, inv_l, L: tl.constexpr, VEC: tl.constexpr,
+                           BLOCK_R: tl.constexpr, BLOCK_W: tl.constexpr, MODE: tl.constexpr):
+        """NCHW forward of short maps, no argmax: each row read through its window of whole 16-byte vectors.
+
+        A row of L values starts anywhere, but the VEC-aligned window around it can be loaded in wide, aligned
+        vectors; the few values of the neighbouring rows it also holds are masked out (they come from the cache).
+        """
+        WIN: tl.constexpr = (L + 2 * VEC - 2) // VEC * VEC  # covers the row wherever it starts in a vector
+        r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+        rmask = r < R
+        start = r * L
+        first = start // VEC * VEC
+        j = tl.arange(0, BLOCK_W)
+        o = first[:, None] + j[None, :]
+        v = tl.load(x_ptr + o, mask=(j < WIN)[None, :] & (o < total), other=0.0,
+                    eviction_policy="evict_first").to(tl.float32)
+        pos = o - start[:, None]
+        inside = (pos >= 0) & (pos < L)
+        s = tl.sum(tl.where(inside, v, 0.0), axis=1)
+        m = s
+        if MODE != 0:
+            m = tl.reduce(tl.where(inside, v, float("-inf")), 1, _nanmax)
+        n = r // C
+        _store_result(out_ptr, out_ptr, out_ptr, out_ptr, out_ptr, r, n, r - n * C, rmask, s, m, r, 0, R,
+                      out_sn, avg_off, inv_l, MODE, False, False)
+
+    @triton.jit
     def _halves(w, F16: tl.constexpr):
         """The two 16-bit floats of an int32 word as float32: (low half, high half)."""
         if F16:
@@ -554,7 +581,7 @@ _OVERRIDE: dict[str, tuple] = {}  # benchmarks/bench_gpu_pool.py --sweep sets en
 
 # Block configurations measured best on an H100 (benchmarks/bench_gpu_pool.py --sweep / --variants), per shape class:
 # (kernel, bytes per value, H*W class[, C class], keeps argmax[, "concat"]) -> (blocks..., num_warps[, stages]);
-# short NCHW maps: (kernel, bytes per value, mode, keeps argmax) -> (blocks..., num_warps[, KEY]).
+# short NCHW maps: (kernel, bytes per value, mode[, keeps argmax]) -> (blocks..., num_warps[, KEY or PACK]).
 # Shapes outside these classes use the rules in the functions below.
 _TUNED: dict[tuple, tuple] = {
     ("short_fwd", 4, _AVG, False): (16, 16, 1, 0),
@@ -562,6 +589,11 @@ _TUNED: dict[tuple, tuple] = {
     ("short_fwd", 4, _MAX, True): (16, 8, 1, 2),
     ("short_fwd", 4, _CAT, False): (16, 8, 1, 0),
     ("short_fwd", 4, _CAT, True): (16, 8, 1, 2),
+    ("window_fwd", 4, _AVG): (32, 4),
+    ("window_fwd", 4, _MAX): (32, 4),
+    ("window_fwd", 4, _CAT): (16, 1),
+    ("window_fwd", 2, _AVG): (32, 4),
+    ("window_fwd", 2, _MAX): (128, 8),  # (bfloat16 concat: the pairs kernel below measured faster)
     ("pairs_fwd", 2, _AVG, False): (64, 16, 4),
     ("pairs_fwd", 2, _MAX, False): (128, 8, 4),
     ("pairs_fwd", 2, _MAX, True): (64, 8, 2),
@@ -644,6 +676,13 @@ def _short_fwd_cfg(esize: int, mode: int, with_idx: bool) -> tuple:
     return cfg[:3] + (2 if cfg[3] == 1 and esize != 2 else cfg[3],)  # the int32 key holds only 16-bit values
 
 
+def _window_fwd_cfg(esize: int, mode: int) -> tuple:
+    """(BLOCK_R, num_warps) for `_window_fwd_kernel` (short NCHW maps, no argmax); BLOCK_R = 0: don't use it."""
+    if "window_fwd" in _OVERRIDE:
+        return _OVERRIDE["window_fwd"]
+    return _TUNED.get(("window_fwd", esize, mode), (0, 0))
+
+
 def _pairs_fwd_cfg(mode: int, with_idx: bool) -> tuple:
     """(BLOCK_P, BLOCK_W, num_warps) for `_pairs_fwd_kernel` (16-bit short NCHW maps); BLOCK_P = 0: don't use it."""
     if "pairs_fwd" in _OVERRIDE:
@@ -712,8 +751,16 @@ def _short_forward(x: torch.Tensor, out: torch.Tensor, mode: int, with_idx: bool
     # an index below 64 fits a byte: a quarter of the int32 traffic for the backward to read
     idx = torch.empty(R, device=x.device, dtype=torch.uint8) if with_idx else None
     args = (out, idx if with_idx else out, R, C, out.shape[1], C if mode == _CAT else 0, 1.0 / L)
+    window = _window_fwd_cfg(x.element_size(), mode) if not with_idx else (0,)
     pairs = _pairs_fwd_cfg(mode, with_idx) if x.element_size() == 2 else (0,)
-    if pairs[0] > 0 and R % 2 == 0 and x.storage_offset() % 2 == 0:  # 16-bit maps, read as int32 words
+    if window[0] > 0 and x.storage_offset() % (16 // x.element_size()) == 0:  # wide aligned loads
+        block_r, warps = window
+        vec = 16 // x.element_size()
+        _window_fwd_kernel[(_cdiv(R, block_r),)](x, out, R, C, R * L, out.shape[1], C if mode == _CAT else 0, 1.0 / L,
+                                                 L=L, VEC=vec, BLOCK_R=block_r,
+                                                 BLOCK_W=_pow2((L + 2 * vec - 2) // vec * vec), MODE=mode,
+                                                 num_warps=warps)
+    elif pairs[0] > 0 and R % 2 == 0 and x.storage_offset() % 2 == 0:  # 16-bit maps, read as int32 words
         block_p, block_w, warps = pairs
         _pairs_fwd_kernel[(_cdiv(R // 2, block_p),)](
             x.view(-1).view(torch.int32), *args, L=L, BLOCK_P=block_p, BLOCK_W=block_w, MODE=mode,

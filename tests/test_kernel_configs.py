@@ -50,6 +50,8 @@ SHORT_VARIANTS = {
     "tile-key": {"pairs_fwd": (0, 16, 4), "short_fwd": (16, 4, 2, 1), "short_bwd": (16, 2)},
     "pairs": {"pairs_fwd": (4, 4, 2), "short_bwd": (32, 4)},
     "pairs-packed": {"pairs_fwd": (8, 8, 4), "short_bwd": (16, 4, 1)},
+    "window": {"window_fwd": (16, 1)},  # no argmax: rows read through aligned 16-byte windows
+    "window-wide": {"window_fwd": (64, 4), "pairs_fwd": (0, 16, 4)},
 }
 
 

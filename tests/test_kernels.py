@@ -82,7 +82,9 @@ INTERPRETER_SCRIPT = textwrap.dedent(
     # 2 rows); the backward's 16-bit values and argmax packed in one integer per row
     pairs_even = {"pairs_fwd": (4, 4, 4)}
     even = {"rows_fwd": (2, 64, 4), "cl_fwd": (16, 2, 4, 2)}  # full tiles only (no masks), split into full spans
-    cases = [((2, 4, 16, 16), even), ((2, 3, 5, 4), {}), ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split),
+    window = {"window_fwd": (4, 1)}  # short maps without argmax, read in aligned 16-byte windows
+    cases = [((2, 4, 16, 16), even), ((2, 5, 7, 7), window), ((3, 3, 3, 5), window), ((2, 3, 5, 4), {}),
+             ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split),
              ((2, 7, 7, 7), pairs_odd), ((2, 5, 4, 4), pairs_even), ((2, 3, 5, 5), tile), ((2, 5, 3, 3), key64)]
     for shape, override in cases:
         K._OVERRIDE.clear()
@@ -99,6 +101,7 @@ INTERPRETER_SCRIPT = textwrap.dedent(
                     avg, mx = x.double().mean((2, 3)).to(dtype), x.amax((2, 3))
                     want = {"gap": avg, "gmp": mx, "concat_pool": torch.cat([mx, avg], 1)}[name]
                     torch.testing.assert_close(y, want)
+                    torch.testing.assert_close(fn(x), want)  # no grad needed: max pooling keeps no argmax
                     g = torch.randn_like(y)
                     y.backward(g)
                     gf = g.float()
