@@ -9,7 +9,8 @@ says yes; everywhere else it uses PyTorch.
 Two layouts, two kernels:
 - NCHW: each `(n, c)` map is a contiguous row of `H * W` values; a program reduces a tile of rows.
   Short maps (H*W <= 64, e.g. the 7 x 7 maps of a ResNet's last block) have kernels of their own: the forward
-  unrolls H*W at compile time and reads 16-bit values two at a time as int32 words; the backward writes whole
+  unrolls H*W at compile time and reads 16-bit values two at a time as int32 words (without argmax: each row
+  through the aligned window of 16-byte vectors around it, neighbours' values masked); the backward writes whole
   rows as one aligned flat chunk (16-bit: each row's values and argmax packed in one gathered integer; float32:
   the argmax values go on top afterwards).
 - channels_last: each image is an `(H * W, C)` matrix; a program reduces a strip of channels over H x W.
@@ -336,9 +337,11 @@ if triton is not None:
         tl.store(gx_ptr + n * L * C + ll[:, None] * C + c[None, :], val.to(gx_ptr.dtype.element_ty), mask=mask)
 
     # ---- short NCHW maps (H*W <= 64): many rows of a few dozen values each -------------------------------------
-    # Rows of H*W values rarely start on a 16-byte boundary (7 x 7 = 49), so loads cannot be vectorised; what
-    # limits speed is then how many memory requests the loads make. The forward loads a (BLOCK_R, BLOCK_L) tile per
-    # step, its loop unrolled at compile time (H*W is a constexpr), so no step but the last needs a column mask.
+    # Rows of H*W values rarely start on a 16-byte boundary (7 x 7 = 49), so a row's own loads cannot be vectorised;
+    # what limits speed is then how many memory requests the loads make (the window kernel below sidesteps this
+    # when no argmax is needed, by loading the aligned vectors around each row). The forward loads a
+    # (BLOCK_R, BLOCK_L) tile per step, its loop unrolled at compile time (H*W is a constexpr), so no step but the
+    # last needs a column mask.
     # 16-bit inputs are read as 32-bit words, one word = two values, rows taken in pairs (two rows of L values are
     # L words, so a pair starts on a word): half the requests. The argmax of 16-bit maps is reduced as one packed
     # int32 key (value bits, then 63 - index), so the cross-lane reduction is a plain integer max.
