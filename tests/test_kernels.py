@@ -114,6 +114,12 @@ INTERPRETER_SCRIPT = textwrap.dedent(
                     torch.testing.assert_close(xg.grad.float(), gw.reshape(shape), atol=1e-2, rtol=1e-2)
                     assert xg.grad.stride() == x.stride(), "the gradient keeps the input's layout"
         assert not K._counters(torch.device("cpu")).any(), "split reductions leave their counters at 0"
+    K._OVERRIDE.clear()
+    K._OVERRIDE.update(window)
+    for dtype in (torch.float32, torch.bfloat16):  # a view that starts mid-vector: the window kernel steps aside
+        x = torch.randn(2 * 5 * 49 + 1).to(dtype)[1:].view(2, 5, 7, 7)
+        avg, mx = x.double().mean((2, 3)).to(dtype), x.amax((2, 3))
+        torch.testing.assert_close(K.concat_pool(x), torch.cat([mx, avg], 1))
     print("interpreter ok")
     """
 )
