@@ -258,10 +258,11 @@ if triton is not None:
                 s += tl.load(psum_ptr + k * R + r, mask=mask, other=0.0, cache_modifier=".cg")
             if MODE != 0:
                 v = tl.load(pmax_ptr + k * R + r, mask=mask, other=float("-inf"), cache_modifier=".cg")
-                take = (v > m) | ((v != v) & (m == m))
-                m = tl.where(take, v, m)
-                if WITH_IDX:
-                    bi = tl.where(take, tl.load(pidx_ptr + k * R + r, mask=mask, other=0, cache_modifier=".cg"), bi)
+                if WITH_IDX:  # an earlier span wins ties: its positions are smaller
+                    m, bi = _argmax_first(m, bi, v, tl.load(pidx_ptr + k * R + r, mask=mask, other=0,
+                                                            cache_modifier=".cg"))
+                else:
+                    m = _nanmax(m, v)
         return s, m, bi
 
     @triton.jit
@@ -406,14 +407,15 @@ if triton is not None:
                       out_sn, avg_off, inv_l, MODE, WITH_IDX, False)
 
     @triton.jit
-    def _window_fwd_kernel(x_ptr, out_ptr, R, C, total, out_sn, avg_off, inv_l, L: tl.constexpr, VEC: tl.constexpr,
-                           BLOCK_R: tl.constexpr, BLOCK_W: tl.constexpr, MODE: tl.constexpr):
+    def _window_fwd_kernel(x_ptr, out_ptr, idx_ptr, R, C, out_sn, avg_off, inv_l, total, L: tl.constexpr,
+                           VEC: tl.constexpr, WIN: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_R: tl.constexpr,
+                           MODE: tl.constexpr):
         """NCHW forward of short maps, no argmax: each row read through its window of whole 16-byte vectors.
 
         A row of L values starts anywhere, but the VEC-aligned window around it can be loaded in wide, aligned
         vectors; the few values of the neighbouring rows it also holds are masked out (they come from the cache).
+        WIN values (whole vectors) cover a row wherever it starts in a vector; idx_ptr is unused (no argmax).
         """
-        WIN: tl.constexpr = (L + 2 * VEC - 2) // VEC * VEC  # covers the row wherever it starts in a vector
         r = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
         rmask = r < R
         start = r * L
@@ -759,10 +761,9 @@ def _short_forward(x: torch.Tensor, out: torch.Tensor, mode: int, with_idx: bool
     if window[0] > 0 and x.storage_offset() % (16 // x.element_size()) == 0:  # wide aligned loads
         block_r, warps = window
         vec = 16 // x.element_size()
-        _window_fwd_kernel[(_cdiv(R, block_r),)](x, out, R, C, R * L, out.shape[1], C if mode == _CAT else 0, 1.0 / L,
-                                                 L=L, VEC=vec, BLOCK_R=block_r,
-                                                 BLOCK_W=_pow2((L + 2 * vec - 2) // vec * vec), MODE=mode,
-                                                 num_warps=warps)
+        win = (L + 2 * vec - 2) // vec * vec
+        _window_fwd_kernel[(_cdiv(R, block_r),)](x, *args, R * L, L=L, VEC=vec, WIN=win, BLOCK_W=_pow2(win),
+                                                 BLOCK_R=block_r, MODE=mode, num_warps=warps)
     elif pairs[0] > 0 and R % 2 == 0 and x.storage_offset() % 2 == 0:  # 16-bit maps, read as int32 words
         block_p, block_w, warps = pairs
         _pairs_fwd_kernel[(_cdiv(R // 2, block_p),)](
@@ -793,7 +794,6 @@ def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, 
     out = torch.empty((N, 2 * C if mode == _CAT else C), device=x.device, dtype=x.dtype)
     if not cl and L <= 64:
         return out, _short_forward(x, out, mode, with_idx)
-    keep = with_idx
     idx = torch.empty(R, device=x.device, dtype=torch.int32) if with_idx else None
     out_sn, avg_off = out.shape[1], (C if mode == _CAT else 0)
     inv_l = 1.0 / L
@@ -826,7 +826,7 @@ def _forward(x: torch.Tensor, mode: int, with_idx: bool) -> tuple[torch.Tensor, 
         grid = (_cdiv(R, block_r), n_split)
         _rows_fwd_kernel[grid](x, out, idx_arg, psum, pmax, pidx, cnt, n_split, R, C, L, span, out_sn, avg_off,
                                inv_l, BLOCK_R=block_r, BLOCK_L=block_l, **meta)
-    return out, (idx if keep else None)
+    return out, idx
 
 
 def _backward(g: torch.Tensor, idx: torch.Tensor | None, meta: tuple, mode: int) -> torch.Tensor:
