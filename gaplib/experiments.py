@@ -163,7 +163,7 @@ def run_ablation(
             "seed": seed,
             "valid_acc": hist.valid_acc[-1],
             "train_acc": train_acc,
-            "gap": train_acc - hist.valid_acc[-1],
+            "overfit": train_acc - hist.valid_acc[-1],
             "head_params": count_params(model)["head"],
             "seconds": time.perf_counter() - t0,
         }
@@ -174,10 +174,10 @@ def run_ablation(
 
 
 def summarize(rows: Sequence[Mapping]) -> list[dict]:
-    """One row per config (in first-seen order): seeds, mean ± std of `valid_acc` and `gap`, `head_params`."""
+    """One row per config (in first-seen order): seeds, mean ± std of `valid_acc`, `overfit`, `head_params`."""
     if isinstance(rows, (Mapping, str)) or not isinstance(rows, Sequence) or not rows:
         raise ValueError("rows must be the non-empty list of dicts that run_ablation returns")
-    need = {"config", "valid_acc", "gap", "head_params"}
+    need = {"config", "valid_acc", "overfit", "head_params"}
     for r in rows:
         if not isinstance(r, Mapping) or not need <= set(r):
             got = sorted(r) if isinstance(r, Mapping) else repr(r)
@@ -185,14 +185,14 @@ def summarize(rows: Sequence[Mapping]) -> list[dict]:
     out = []
     for name in dict.fromkeys(r["config"] for r in rows):
         group = [r for r in rows if r["config"] == name]
-        acc, gap = [r["valid_acc"] for r in group], [r["gap"] for r in group]
+        acc, overfit = [r["valid_acc"] for r in group], [r["overfit"] for r in group]
         out.append({
             "config": name,
             "seeds": len(group),
             "valid_acc_mean": statistics.fmean(acc),
             "valid_acc_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
-            "gap_mean": statistics.fmean(gap),
-            "gap_std": statistics.stdev(gap) if len(gap) > 1 else 0.0,
+            "overfit_mean": statistics.fmean(overfit),
+            "overfit_std": statistics.stdev(overfit) if len(overfit) > 1 else 0.0,
             "head_params": max(r["head_params"] for r in group),
         })
     return out
@@ -224,7 +224,7 @@ def plot_curves(
 
 def plot_summary(summary: Sequence[Mapping], metric: str = "valid_acc") -> plt.Figure:
     """Bars of `metric` ('valid_acc' or 'gap') per config of `summarize`'s output, ± one std as error bars."""
-    if metric not in ("valid_acc", "gap"):
+    if metric not in ("valid_acc", "overfit"):
         raise ValueError(f"metric must be 'valid_acc' or 'gap', got {metric!r}")
     if isinstance(summary, (Mapping, str)) or not summary or not all(f"{metric}_mean" in r for r in summary):
         raise ValueError("summary must be the non-empty list that summarize(rows) returns")
@@ -234,7 +234,7 @@ def plot_summary(summary: Sequence[Mapping], metric: str = "valid_acc") -> plt.F
     fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(names)), 3))
     bars = ax.bar(names, means, yerr=stds, capsize=4, color=[f"C{i}" for i in range(len(names))])
     ax.bar_label(bars, labels=[f"{m:.3f}±{s:.3f}" for m, s in zip(means, stds)], fontsize=8, label_type="center")
-    ax.set_ylabel({"valid_acc": "valid accuracy", "gap": "train - valid accuracy"}[metric])
+    ax.set_ylabel({"valid_acc": "valid accuracy", "overfit": "train - valid accuracy"}[metric])
     ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     return fig

@@ -1,6 +1,6 @@
 """The course's models: the post's GAP model verbatim, and the heads the course compares.
 
-Every builder except `seed_model` returns `nn.Sequential(body=..., head=...)`, so the same
+Every builder except `post_model` returns `nn.Sequential(body=..., head=...)`, so the same
 convolutional body can wear a flatten head, a stride-to-1x1 head, a GAP head or a NiN head, and
 `count_params` can split the bill between body and head.
 """
@@ -17,7 +17,7 @@ from ._checks import check_fraction, check_int, check_model
 from .pool import GlobalAvgPool
 
 __all__ = [
-    "seed_model",
+    "post_model",
     "conv_block",
     "conv_body",
     "grid_size",
@@ -32,7 +32,7 @@ __all__ = [
 DEFAULT_WIDTHS = (16, 32, 64)
 
 
-def seed_model(n_classes: int = 10) -> nn.Sequential:
+def post_model(n_classes: int = 10) -> nn.Sequential:
     """The post's model verbatim: three conv pairs, `AdaptiveAvgPool2d((1,1))`, Flatten, Linear 256→128→56→n."""
     check_int(n_classes, "n_classes", 2)
     return nn.Sequential(
@@ -155,7 +155,7 @@ _HEAD_STARTS = (nn.Flatten, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, GlobalAv
 def count_params(model: nn.Module) -> dict[str, int]:
     """Trainable parameters split into `body`, `head` and `total`.
 
-    A model with `body`/`head` children is split there; a flat `nn.Sequential` (like `seed_model`) is
+    A model with `body`/`head` children is split there; a flat `nn.Sequential` (like `post_model`) is
     split at its first global pooling or Flatten layer.
     """
     check_model(model)

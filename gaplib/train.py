@@ -40,7 +40,7 @@ class History:
     valid_acc: list[float] = field(default_factory=list)
 
     @property
-    def gap(self) -> float:
+    def overfit(self) -> float:
         """Final train accuracy minus final valid accuracy: how much the model overfits."""
         return self.train_acc[-1] - self.valid_acc[-1]
 

@@ -216,7 +216,7 @@ def test_run_ablation_one_row_per_config_and_seed(loaders):
     assert [(r["config"], r["seed"]) for r in rows] == [("gap", 0), ("gap", 1), ("flat", 0), ("flat", 1)]
     for r in rows:
         assert 0 <= r["valid_acc"] <= 1 and 0 <= r["train_acc"] <= 1
-        assert r["gap"] == pytest.approx(r["train_acc"] - r["valid_acc"])
+        assert r["overfit"] == pytest.approx(r["train_acc"] - r["valid_acc"])
         assert "model" not in r
     assert rows[0]["head_params"] == models.count_params(tiny_gap())["head"] == 4 * 6 + 6
 
@@ -245,14 +245,14 @@ def test_run_ablation_bad_input(loaders, builders, kwargs, err, match):
 
 def test_summarize_means_and_stds():
     rows = [
-        {"config": "b", "valid_acc": 0.5, "gap": 0.1, "head_params": 10},
-        {"config": "a", "valid_acc": 0.8, "gap": 0.0, "head_params": 3},
-        {"config": "b", "valid_acc": 0.7, "gap": 0.3, "head_params": 10},
+        {"config": "b", "valid_acc": 0.5, "overfit": 0.1, "head_params": 10},
+        {"config": "a", "valid_acc": 0.8, "overfit": 0.0, "head_params": 3},
+        {"config": "b", "valid_acc": 0.7, "overfit": 0.3, "head_params": 10},
     ]
     b, a = summarize(rows)
     assert b["config"] == "b" and b["seeds"] == 2 and b["head_params"] == 10
     assert b["valid_acc_mean"] == pytest.approx(0.6) and b["valid_acc_std"] == pytest.approx(0.1414, abs=1e-4)
-    assert b["gap_mean"] == pytest.approx(0.2)
+    assert b["overfit_mean"] == pytest.approx(0.2)
     assert a["seeds"] == 1 and a["valid_acc_std"] == 0.0
 
 
@@ -279,10 +279,10 @@ def test_plot_curves_bad_input(curves):
 
 def test_plot_summary_one_bar_per_config():
     summary = summarize([
-        {"config": "a", "valid_acc": 0.5, "gap": 0.1, "head_params": 1},
-        {"config": "b", "valid_acc": 0.7, "gap": 0.0, "head_params": 2},
+        {"config": "a", "valid_acc": 0.5, "overfit": 0.1, "head_params": 1},
+        {"config": "b", "valid_acc": 0.7, "overfit": 0.0, "head_params": 2},
     ])
-    fig = plot_summary(summary, "gap")
+    fig = plot_summary(summary, "overfit")
     assert len(fig.axes[0].patches) == 2
 
 

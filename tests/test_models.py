@@ -8,13 +8,13 @@ from gaplib import models
 
 
 @pytest.mark.parametrize("size", [16, 24, 32, 48, 64, 96, 128])
-def test_seed_model_accepts_16_to_128_px(size):
-    m = models.seed_model().eval()
+def test_post_model_accepts_16_to_128_px(size):
+    m = models.post_model().eval()
     assert m(torch.randn(2, 3, size, size)).shape == (2, 10)
 
 
-def test_seed_model_is_the_posts_model():
-    m = models.seed_model()
+def test_post_model_is_the_posts_model():
+    m = models.post_model()
     linears = [(lin.in_features, lin.out_features) for lin in m if isinstance(lin, nn.Linear)]
     assert linears == [(256, 128), (128, 56), (56, 10)]
     convs = [(c.in_channels, c.out_channels) for c in m if isinstance(c, nn.Conv2d)]
@@ -75,9 +75,9 @@ def test_count_params_split():
 
 
 def test_count_params_flat_sequential_splits_at_pooling():
-    c = models.count_params(models.seed_model())
+    c = models.count_params(models.post_model())
     assert c["head"] == (256 * 128 + 128) + (128 * 56 + 56) + (56 * 10 + 10)
-    assert c["body"] + c["head"] == c["total"] == sum(p.numel() for p in models.seed_model().parameters())
+    assert c["body"] + c["head"] == c["total"] == sum(p.numel() for p in models.post_model().parameters())
 
 
 def test_grid_size():
@@ -90,7 +90,7 @@ def test_grid_size():
 @pytest.mark.parametrize(
     "call, err, match",
     [
-        (lambda: models.seed_model(1), ValueError, "n_classes must be >= 2"),
+        (lambda: models.post_model(1), ValueError, "n_classes must be >= 2"),
         (lambda: models.flatten_cnn(32, 6, dropout=1.5), ValueError, "dropout"),
         (lambda: models.flatten_cnn(4, 6), ValueError, "too small"),
         (lambda: models.flatten_cnn(32.0, 6), TypeError, "size must be an int"),

@@ -24,7 +24,7 @@ def test_fit_history_and_determinism(loaders):
     assert len(h1.train_loss) == len(h1.valid_acc) == 2
     assert h1.valid_acc == h2.valid_acc and h1.train_loss == h2.train_loss
     assert all(0 <= a <= 1 for a in h1.train_acc + h1.valid_acc)
-    assert "2 epochs" in repr(h1) and h1.gap == h1.train_acc[-1] - h1.valid_acc[-1]
+    assert "2 epochs" in repr(h1) and h1.overfit == h1.train_acc[-1] - h1.valid_acc[-1]
 
 
 def test_fit_learns(loaders):

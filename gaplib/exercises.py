@@ -1,0 +1,26 @@
+"""The notebooks' exercises: a placeholder the learner fills in, and a check that says so until they do.
+
+An exercise cell (tagged `exercise`) holds `answer = ...` and ends with `check(answer, test)`: while
+`answer` is still `...` it only prints what to fill in; once filled in, `test(answer)` runs its asserts.
+The worked solution follows in a cell tagged `solution`, which calls the same `check` and which CI runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["check"]
+
+
+def check(answer: object, test: Callable[[object], object], name: str = "answer") -> bool:
+    """Run `test(answer)` once `answer` is filled in; return False (and say what to do) while it is `...`."""
+    if not callable(test):
+        raise TypeError(f"test must be a function that asserts on the answer, got {type(test).__name__}")
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if answer is Ellipsis:
+        print(f"✎ fill in `{name}` (replace the ...), then run this cell again to check it")
+        return False
+    test(answer)
+    print(f"✓ `{name}` passes the check")
+    return True
