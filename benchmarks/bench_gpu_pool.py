@@ -42,8 +42,11 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 LAYOUTS = ["NCHW", "channels_last"]
 # the rows of GitHub issue 5, marked in the table
 ISSUE_ROWS = {
-    ((256, 2048, 7, 7), "fp32", "NCHW"), ((256, 2048, 7, 7), "bf16", "NCHW"), ((256, 512, 7, 7), "fp32", "NCHW"),
-    ((128, 256, 32, 32), "fp32", "NCHW"), ((64, 64, 112, 112), "bf16", "channels_last"),
+    ((256, 2048, 7, 7), "fp32", "NCHW"),
+    ((256, 2048, 7, 7), "bf16", "NCHW"),
+    ((256, 512, 7, 7), "fp32", "NCHW"),
+    ((128, 256, 32, 32), "fp32", "NCHW"),
+    ((64, 64, 112, 112), "bf16", "channels_last"),
 }
 
 _max_pool, _avg_pool = nn.AdaptiveMaxPool2d(1), nn.AdaptiveAvgPool2d(1)
@@ -226,15 +229,33 @@ def run(shapes, dtypes, layouts, bw: float, l2: int, with_backward: bool = True)
                 xs = make_inputs(shape, DTYPES[dname], layout, l2)
                 copy_s = time_copy(xs)  # what a plain copy of these bytes reaches at this size
                 copy_bytes = 2 * xs[0].numel() * xs[0].element_size()
-                rows.append(dict(shape="x".join(map(str, shape)), dtype=dname, layout=layout, op="copy",
-                                 impl="copy, same bytes", issue=(tuple(shape), dname, layout) in ISSUE_ROWS,
-                                 fwd_us=copy_s * 1e6, fwd_pct=100 * copy_bytes / copy_s / bw, timing="graph"))
+                rows.append(
+                    dict(
+                        shape="x".join(map(str, shape)),
+                        dtype=dname,
+                        layout=layout,
+                        op="copy",
+                        impl="copy, same bytes",
+                        issue=(tuple(shape), dname, layout) in ISSUE_ROWS,
+                        fwd_us=copy_s * 1e6,
+                        fwd_pct=100 * copy_bytes / copy_s / bw,
+                        timing="graph",
+                    )
+                )
                 for op, impl, fn in IMPLS:
                     nbytes = op_bytes(shape, DTYPES[dname], op)
                     fwd, how = time_forward(fn, xs, bw)
-                    row = dict(shape="x".join(map(str, shape)), dtype=dname, layout=layout, op=op, impl=impl,
-                               issue=(tuple(shape), dname, layout) in ISSUE_ROWS, fwd_us=fwd * 1e6,
-                               fwd_pct=100 * nbytes / fwd / bw, timing=how)
+                    row = dict(
+                        shape="x".join(map(str, shape)),
+                        dtype=dname,
+                        layout=layout,
+                        op=op,
+                        impl=impl,
+                        issue=(tuple(shape), dname, layout) in ISSUE_ROWS,
+                        fwd_us=fwd * 1e6,
+                        fwd_pct=100 * nbytes / fwd / bw,
+                        timing=how,
+                    )
                     if op != "avg":  # forward when the input requires grad: max pooling keeps its indices
                         fwd_t, _ = time_forward(fn, xs, bw, train=True)
                         row.update(train_us=fwd_t * 1e6, train_pct=100 * nbytes / fwd_t / bw)
@@ -242,9 +263,12 @@ def run(shapes, dtypes, layouts, bw: float, l2: int, with_backward: bool = True)
                         bwd, _ = time_backward(fn, xs, bw)
                         row.update(bwd_us=bwd * 1e6, bwd_pct=100 * nbytes / bwd / bw)
                     rows.append(row)
-                    print(f"{row['shape']:>16} {dname} {layout:>13} {impl:>28}  fwd {row['fwd_us']:8.1f} us "
-                          f"{row['fwd_pct']:5.1f}%  " + (f"bwd {row['bwd_us']:8.1f} us {row['bwd_pct']:5.1f}%"
-                                                          if with_backward else ""), flush=True)
+                    print(
+                        f"{row['shape']:>16} {dname} {layout:>13} {impl:>28}  fwd {row['fwd_us']:8.1f} us "
+                        f"{row['fwd_pct']:5.1f}%  "
+                        + (f"bwd {row['bwd_us']:8.1f} us {row['bwd_pct']:5.1f}%" if with_backward else ""),
+                        flush=True,
+                    )
                 del xs
                 torch.cuda.empty_cache()
     return rows
@@ -256,10 +280,14 @@ def speedups(rows: list[dict]) -> dict:
     for r in rows:
         if r["impl"] == "gaplib concat_pool":
             key = (r["shape"], r["dtype"], r["layout"])
-            ref = next(q for q in rows
-                       if (q["shape"], q["dtype"], q["layout"]) == key and q["impl"].startswith("fastai"))
-            out[key] = (ref["fwd_us"] / r["fwd_us"], ref["train_us"] / r["train_us"],
-                        ref.get("bwd_us", math.nan) / r.get("bwd_us", math.nan))
+            ref = next(
+                q for q in rows if (q["shape"], q["dtype"], q["layout"]) == key and q["impl"].startswith("fastai")
+            )
+            out[key] = (
+                ref["fwd_us"] / r["fwd_us"],
+                ref["train_us"] / r["train_us"],
+                ref.get("bwd_us", math.nan) / r.get("bwd_us", math.nan),
+            )
     return out
 
 
@@ -281,21 +309,30 @@ def markdown(rows: list[dict], bw: float, device: str) -> str:
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        tr = (f"{r['train_us']:.1f} | {r['train_pct']:.0f}" if "train_us" in r else " | ")
-        bw_ = (f"{r['bwd_us']:.1f} | {r['bwd_pct']:.0f}" if "bwd_us" in r else " | ")
+        tr = f"{r['train_us']:.1f} | {r['train_pct']:.0f}" if "train_us" in r else " | "
+        bw_ = f"{r['bwd_us']:.1f} | {r['bwd_pct']:.0f}" if "bwd_us" in r else " | "
         mark = "*" if r["issue"] else ""
         name = f"**{r['impl']}**" if r["impl"].startswith("gaplib") else r["impl"]
-        lines.append(f"| {r['shape']}{mark} | {r['dtype']} | {r['layout']} | {name} | {r['fwd_us']:.1f} | "
-                     f"{r['fwd_pct']:.0f} | {tr} | {bw_} |")
+        lines.append(
+            f"| {r['shape']}{mark} | {r['dtype']} | {r['layout']} | {name} | {r['fwd_us']:.1f} | "
+            f"{r['fwd_pct']:.0f} | {tr} | {bw_} |"
+        )
     sp = speedups(rows)
     if sp:
-        lines += ["", "## gaplib concat_pool vs fastai's AdaptiveConcatPool2d computation (speed-up)", "",
-                  "| shape | dtype | layout | fwd | train fwd | bwd |", "|---|---|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "## gaplib concat_pool vs fastai's AdaptiveConcatPool2d computation (speed-up)",
+            "",
+            "| shape | dtype | layout | fwd | train fwd | bwd |",
+            "|---|---|---|---:|---:|---:|",
+        ]
         for (s, d, lay), (f, t, b) in sp.items():
             lines.append(f"| {s} | {d} | {lay} | {f:.1f}x | {t:.1f}x | {b:.1f}x |")
         lines.append("")
-        lines.append(f"Smallest speed-up: fwd {min(v[0] for v in sp.values()):.1f}x, train fwd "
-                     f"{min(v[1] for v in sp.values()):.1f}x, bwd {min(v[2] for v in sp.values()):.1f}x.")
+        lines.append(
+            f"Smallest speed-up: fwd {min(v[0] for v in sp.values()):.1f}x, train fwd "
+            f"{min(v[1] for v in sp.values()):.1f}x, bwd {min(v[2] for v in sp.values()):.1f}x."
+        )
     mine = [r for r in rows if r["impl"].startswith("gaplib")]
     if mine:
         lines += ["", "## gaplib kernels: smallest % of copy bandwidth over all cases", ""]
@@ -309,7 +346,8 @@ def markdown(rows: list[dict], bw: float, device: str) -> str:
 
 # ------------------------------------------------------------------------------------------- sweep
 SWEEP_CASES = [  # (shape, dtype, layout, full): full = try every config; else a short list (short NCHW: --variants)
-    ((128, 256, 32, 32), "fp32", "NCHW", True), ((256, 2048, 7, 7), "bf16", "channels_last", False),
+    ((128, 256, 32, 32), "fp32", "NCHW", True),
+    ((256, 2048, 7, 7), "bf16", "channels_last", False),
     ((64, 64, 112, 112), "bf16", "channels_last", True),
 ]
 
@@ -322,11 +360,30 @@ def _candidates(kind: str, shape, full: bool) -> list[tuple]:
     bc = min(kernels._pow2(c), 512)
     if kind == "rows_fwd":
         if bl <= 2048:
-            cands = [(2, bl, 4), (4, bl, 8), (1, bl, 4), (2, bl, 8), (4, 256, 4), (8, 256, 8), (1, 1024, 4, 3),
-                     (2, 1024, 8, 3), (4, 256, 4, 3), (1, 512, 4, 3), (2, 256, 4, 4)]
+            cands = [
+                (2, bl, 4),
+                (4, bl, 8),
+                (1, bl, 4),
+                (2, bl, 8),
+                (4, 256, 4),
+                (8, 256, 8),
+                (1, 1024, 4, 3),
+                (2, 1024, 8, 3),
+                (4, 256, 4, 3),
+                (1, 512, 4, 3),
+                (2, 256, 4, 4),
+            ]
         else:
-            cands = [(1, 2048, 4), (1, 4096, 8), (2, 2048, 8), (1, 1024, 4), (4, 512, 4), (2, 1024, 8), (1, 2048, 4, 3),
-                     (1, 1024, 4, 3)]
+            cands = [
+                (1, 2048, 4),
+                (1, 4096, 8),
+                (2, 2048, 8),
+                (1, 1024, 4),
+                (4, 512, 4),
+                (2, 1024, 8),
+                (1, 2048, 4, 3),
+                (1, 1024, 4, 3),
+            ]
     elif kind == "rows_bwd":
         cands = [(2, 1024, 4), (1, 2048, 4), (4, 1024, 8), (1, 4096, 8), (1, 1024, 4), (2, 2048, 8)]
     elif kind == "cl_fwd":
@@ -335,9 +392,22 @@ def _candidates(kind: str, shape, full: bool) -> list[tuple]:
         elif bc >= 128:
             cands = [(16, bc, 4), (32, bc // 2, 4), (32, bc, 8), (8, bc, 4), (64, 64, 4), (16, 64, 4)]
         else:
-            cands = [(32, bc, 4), (64, bc, 4), (64, bc, 8), (128, bc, 8), (16, bc, 4), (256, bc, 8), (128, 32, 4),
-                     (256, 32, 8), (64, 64, 8, 3), (32, 64, 4, 3), (64, 64, 4, 3), (128, 32, 4, 3), (32, 64, 4, 2),
-                     (64, 32, 4, 4)]
+            cands = [
+                (32, bc, 4),
+                (64, bc, 4),
+                (64, bc, 8),
+                (128, bc, 8),
+                (16, bc, 4),
+                (256, bc, 8),
+                (128, 32, 4),
+                (256, 32, 8),
+                (64, 64, 8, 3),
+                (32, 64, 4, 3),
+                (64, 64, 4, 3),
+                (128, 32, 4, 3),
+                (32, 64, 4, 2),
+                (64, 32, 4, 4),
+            ]
     else:  # cl_bwd
         if bc >= 512:
             cands = [(4, 512, 4), (8, 256, 4), (16, 256, 8), (16, 128, 4), (32, 128, 8)]
@@ -348,8 +418,10 @@ def _candidates(kind: str, shape, full: bool) -> list[tuple]:
 
 def sweep(bw: float, l2: int) -> dict:
     """Try block configurations per shape class, keep the fastest in `kernels._TUNED`, and return the picks."""
-    print("\n## sweep: % of copy bandwidth per block config  (config = kernel blocks, num_warps[, num_stages])",
-          flush=True)
+    print(
+        "\n## sweep: % of copy bandwidth per block config  (config = kernel blocks, num_warps[, num_stages])",
+        flush=True,
+    )
     fns = {"avg": kernels.gap, "max": kernels.gmp, "concat": kernels.concat_pool}
     picks = {}
     for shape, dname, layout, full in SWEEP_CASES:
@@ -378,13 +450,18 @@ def sweep(bw: float, l2: int) -> dict:
                         pct[op] = 0.0
                         res.append(f"{op} FAIL {type(e).__name__}: {str(e)[:80]}")
                 scores[cfg] = pct
-                print(f"SWEEP {'x'.join(map(str, shape)):>14} {dname} {layout:>13} {kind:8} {cfg!s:18} "
-                      + "  ".join(res), flush=True)
+                print(
+                    f"SWEEP {'x'.join(map(str, shape)):>14} {dname} {layout:>13} {kind:8} {cfg!s:18} " + "  ".join(res),
+                    flush=True,
+                )
             kernels._OVERRIDE.clear()
             esize = dtype.itemsize
             if kind.endswith("fwd"):  # (keeps argmax, own entry for concat) -> the ops a pick must serve
-                groups = {(False, ""): ("avg",), (False, "concat"): ("concat",),
-                          (True, ""): ("max-train", "concat-train")}
+                groups = {
+                    (False, ""): ("avg",),
+                    (False, "concat"): ("concat",),
+                    (True, ""): ("max-train", "concat-train"),
+                }
             else:
                 groups = {(None, ""): ops}
             for (with_idx, tag), group in groups.items():
@@ -404,10 +481,35 @@ def sweep(bw: float, l2: int) -> dict:
 VARIANT_CASES = [((256, 2048, 7, 7), "fp32"), ((256, 512, 7, 7), "fp32"), ((256, 2048, 7, 7), "bf16")]
 # short NCHW maps, forward blocks to try: "short_fwd" = (BLOCK_R, BLOCK_L, num_warps, KEY) of the tile kernel,
 # "pairs_fwd" = (BLOCK_P, BLOCK_W, num_warps) of the 16-bit kernel that reads values two to an int32 word
-SHORT_FWD = [(32, 16, 1), (16, 16, 1), (32, 8, 1), (8, 16, 1), (16, 8, 1), (16, 32, 1), (8, 32, 1), (64, 8, 2),
-             (64, 16, 2), (128, 8, 4), (128, 4, 4), (64, 32, 4), (256, 16, 8)]
-PAIRS_FWD = [(64, 16, 4), (32, 16, 2), (128, 16, 8), (64, 8, 4), (128, 8, 4), (32, 8, 1), (256, 8, 8), (128, 8, 8),
-             (64, 8, 2), (32, 8, 2), (256, 8, 4), (128, 8, 2)]
+SHORT_FWD = [
+    (32, 16, 1),
+    (16, 16, 1),
+    (32, 8, 1),
+    (8, 16, 1),
+    (16, 8, 1),
+    (16, 32, 1),
+    (8, 32, 1),
+    (64, 8, 2),
+    (64, 16, 2),
+    (128, 8, 4),
+    (128, 4, 4),
+    (64, 32, 4),
+    (256, 16, 8),
+]
+PAIRS_FWD = [
+    (64, 16, 4),
+    (32, 16, 2),
+    (128, 16, 8),
+    (64, 8, 4),
+    (128, 8, 4),
+    (32, 8, 1),
+    (256, 8, 8),
+    (128, 8, 8),
+    (64, 8, 2),
+    (32, 8, 2),
+    (256, 8, 4),
+    (128, 8, 2),
+]
 # "window_fwd" = (BLOCK_R, num_warps) of the kernel that reads each row through its aligned 16-byte window (no argmax)
 WINDOW_FWD = [(16, 1), (32, 1), (16, 2), (32, 2), (64, 2), (32, 4), (64, 4), (128, 4), (128, 8)]
 # "short_bwd" = (ROWS, num_warps[, PACK]); PACK 1 (16-bit only): values and argmax packed per row, one gather
@@ -421,7 +523,7 @@ def _fwd_candidates(dname: str, with_idx: bool) -> list[dict]:
     off = {"window_fwd": (0, 0)}
     tile = [dict(off, pairs_fwd=(0, 0, 4), short_fwd=cfg + (k,)) for cfg in SHORT_FWD for k in keys]
     window = [] if with_idx else [{"window_fwd": cfg} for cfg in WINDOW_FWD]
-    return window + (tile if dname == "fp32" else [dict(off, pairs_fwd=cfg) for cfg in PAIRS_FWD] + tile[-len(keys):])
+    return window + (tile if dname == "fp32" else [dict(off, pairs_fwd=cfg) for cfg in PAIRS_FWD] + tile[-len(keys) :])
 
 
 def variants(bw: float, l2: int, only: str = "") -> list[dict]:
@@ -435,14 +537,23 @@ def variants(bw: float, l2: int, only: str = "") -> list[dict]:
         xs = make_inputs(shape, dtype, "NCHW", l2)
         nbytes = xs[0].numel() * xs[0].element_size()
         case = f"{'x'.join(map(str, shape))} {dname}"
-        print(f"VAR {case} copy {100 * 2 * nbytes / time_copy(xs) / bw:5.1f} "
-              f"zero_ {100 * nbytes / time_zero(xs) / bw:5.1f}  (% of copy bandwidth)", flush=True)
-        jobs = [(op, "fwd", train, cand) for op, train in
-                (("avg", False), ("max", False), ("max", True), ("concat", False), ("concat", True))
-                for cand in _fwd_candidates(dname, train)]
+        print(
+            f"VAR {case} copy {100 * 2 * nbytes / time_copy(xs) / bw:5.1f} "
+            f"zero_ {100 * nbytes / time_zero(xs) / bw:5.1f}  (% of copy bandwidth)",
+            flush=True,
+        )
+        jobs = [
+            (op, "fwd", train, cand)
+            for op, train in (("avg", False), ("max", False), ("max", True), ("concat", False), ("concat", True))
+            for cand in _fwd_candidates(dname, train)
+        ]
         bwd = SHORT_BWD + (SHORT_BWD_PACKED if dname != "fp32" else [])
-        jobs += [(op, "bwd", None, {"short_bwd": cfg}) for op in ("avg", "max", "concat") for cfg in bwd
-                 if op != "avg" or len(cfg) == 2]
+        jobs += [
+            (op, "bwd", None, {"short_bwd": cfg})
+            for op in ("avg", "max", "concat")
+            for cfg in bwd
+            if op != "avg" or len(cfg) == 2
+        ]
         best = {}
         for op, kind, train, cand in jobs:
             kernels._OVERRIDE.clear()
@@ -473,14 +584,19 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="only the rows of issue 5's table")
     parser.add_argument("--sweep", action="store_true", help="also try block configurations of the kernels")
     parser.add_argument("--no-table", action="store_true", help="skip the main table (with --sweep)")
-    parser.add_argument("--variants", action="store_true",
-                        help="try block shapes of the short-map NCHW kernels on the issue's 7 x 7 shapes, then stop")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="try block shapes of the short-map NCHW kernels on the issue's 7 x 7 shapes, then stop",
+    )
     parser.add_argument("--only", default="", help="with --variants: only the cases whose name contains this")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the results")
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        print("bench_gpu_pool.py measures GPU kernels and needs a CUDA GPU; none is visible here. "
-              "Run it on a GPU machine (see notebooks/09_gap_at_memory_speed.ipynb for the CPU version of the story).")
+        print(
+            "bench_gpu_pool.py measures GPU kernels and needs a CUDA GPU; none is visible here. "
+            "Run it on a GPU machine (see notebooks/09_gap_at_memory_speed.ipynb for the CPU version of the story)."
+        )
         return 1
     if not kernels.available(torch.empty(1, 1, 1, 1, device="cuda")):
         print("gaplib's Triton kernels are not available here (Triton missing, GPU too old, or GAPLIB_KERNELS=0).")
@@ -511,8 +627,21 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_pool.md").write_text(report)
     with open(out / "gpu_pool.csv", "w", newline="") as f:
-        fields = ["shape", "dtype", "layout", "op", "impl", "issue", "fwd_us", "fwd_pct", "train_us", "train_pct",
-                  "bwd_us", "bwd_pct", "timing"]
+        fields = [
+            "shape",
+            "dtype",
+            "layout",
+            "op",
+            "impl",
+            "issue",
+            "fwd_us",
+            "fwd_pct",
+            "train_us",
+            "train_pct",
+            "bwd_us",
+            "bwd_pct",
+            "timing",
+        ]
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)

@@ -22,8 +22,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-             "manylinux1_x86_64", "linux_x86_64", "any"]
+PLATFORMS = [
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+    "linux_x86_64",
+    "any",
+]
 NEVER = re.compile(r"^(torch|torchvision|torchaudio|triton|nvidia-.*|cuda-.*|gaplib)$")
 
 
@@ -44,9 +51,23 @@ def resolve(extras: str, python_version: str) -> dict[str, str]:
     """Resolve gaplib[extras] (+ the build backend) for the target; return {name: version}."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-               "--report", str(report), "--target", str(Path(tmp) / "t"), *target_flags(python_version),
-               f"{ROOT}[{extras}]", "setuptools", "wheel"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            str(report),
+            "--target",
+            str(Path(tmp) / "t"),
+            *target_flags(python_version),
+            f"{ROOT}[{extras}]",
+            "setuptools",
+            "wheel",
+        ]
         subprocess.run(cmd, check=True)
         items = json.loads(report.read_text())["install"]
     return {norm(i["metadata"]["name"]): i["metadata"]["version"] for i in items}
@@ -76,12 +97,27 @@ def main() -> None:
     skip = installed_names(args.skip_installed) if args.skip_installed else set()
     wanted = sorted(f"{n}=={v}" for n, v in pins.items() if not NEVER.match(n) and n not in skip)
     args.out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(args.out),
-                    *target_flags(args.python_version), *wanted], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "-d",
+            str(args.out),
+            *target_flags(args.python_version),
+            *wanted,
+        ],
+        check=True,
+    )
     (args.out / "requirements.txt").write_text("\n".join(wanted) + "\n")
     size = sum(f.stat().st_size for f in args.out.glob("*.whl")) / 2**20
-    print(f"{len(wanted)} wheels ({size:.0f} MiB) in {args.out}; skipped {len(pins) - len(wanted)} "
-          "(torch and CUDA wheels, and what the runner already has)")
+    print(
+        f"{len(wanted)} wheels ({size:.0f} MiB) in {args.out}; skipped {len(pins) - len(wanted)} "
+        "(torch and CUDA wheels, and what the runner already has)"
+    )
 
 
 if __name__ == "__main__":
