@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
 
-__all__ = ["check_maps", "check_model", "check_int", "check_class_index", "check_dir", "check_fraction"]
+__all__ = [
+    "check_maps",
+    "check_model",
+    "check_int",
+    "check_ints",
+    "check_number",
+    "check_bool",
+    "check_choice",
+    "check_labels",
+    "check_cost",
+    "check_class_index",
+    "check_dir",
+    "check_fraction",
+    "machine_memory",
+    "MAX_SECONDS",
+]
+
+MAX_SECONDS = 600  # work estimated to take longer than this is refused up front, with the estimate
 
 
 def check_maps(x: object, name: str = "x") -> torch.Tensor:
@@ -35,16 +55,93 @@ def check_model(model: object) -> torch.nn.Module:
 def check_int(value: object, name: str, minimum: int = 1) -> int:
     """Check that `value` is an int of at least `minimum`."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {_short(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
+def check_ints(values: object, name: str, minimum: int = 1) -> list[int]:
+    """Check that `values` is a non-empty sequence of ints, each at least `minimum`."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, (Sequence, range)) or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty list of ints, got {_short(values)}")
+    return [check_int(v, f"each of {name}", minimum) for v in values]
+
+
+def check_number(
+    value: object, name: str, low: float = -math.inf, high: float = math.inf, low_open: bool = False
+) -> float:
+    """Check that `value` is a finite real number in [`low`, `high`] (`(low, high]` with `low_open`)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.requires_grad:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {_short(value)}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if value < low or value > high or (low_open and value == low):
+        lo = "(" if low_open else "["
+        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Check that `value` is True or False."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {_short(value)}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Check that `value` is one of the strings `choices`."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {_short(value)}")
+    return value
+
+
+def check_labels(labels: object, n: int, n_classes: int | None = None, name: str = "labels") -> torch.Tensor:
+    """Check that `labels` is a 1-D integer tensor of `n` class indices, each in [0, `n_classes`)."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name} must be a 1-D integer torch.Tensor, got {type(labels).__name__}")
+    if labels.ndim != 1 or len(labels) != n:
+        raise ValueError(f"{name} must be a 1-D tensor with one label per image ({n}), got shape {tuple(labels.shape)}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class indices, got {labels.dtype}; use labels.long()")
+    if len(labels) and (labels.min() < 0 or (n_classes is not None and labels.max() >= n_classes)):
+        bad = int(labels.min()) if labels.min() < 0 else int(labels.max())
+        top = f"0..{n_classes - 1}" if n_classes is not None else ">= 0"
+        raise ValueError(f"{name} holds {bad}, outside the class indices {top}")
+    return labels
+
+
+def machine_memory() -> int:
+    """This machine's physical memory in bytes (16 GiB when the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def check_cost(what: str, seconds: float, nbytes: float, hint: str) -> None:
+    """Refuse up front work estimated to need more memory than the machine has, or more than `MAX_SECONDS`."""
+    mem = machine_memory()
+    if nbytes > mem:
+        need, have = f"~{nbytes / 2**30:,.1f} GiB", f"{mem / 2**30:.0f} GiB"
+        raise ValueError(f"{what} would need {need} of memory, more than this machine's {have}; {hint}")
+    if seconds > MAX_SECONDS:
+        took = f"~{seconds / 60:,.0f} min (estimated)"
+        raise ValueError(f"{what} would take {took}, over gaplib's {MAX_SECONDS // 60} min limit; {hint}")
+
+
+def _short(value: object) -> str:
+    """`repr(value)` cut to one short line."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def check_fraction(value: object, name: str) -> float:
     """Check that `value` is a number in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        raise ValueError(f"{name} must be a number in [0, 1), got {_short(value)}")
     return float(value)
 
 
@@ -61,7 +158,12 @@ def check_class_index(idx: object, n_classes: int) -> int:
 
 def check_dir(path: str | Path, name: str = "folder") -> Path:
     """Check that `path` is an existing directory."""
+    if isinstance(path, str) and not path.strip():
+        raise ValueError(f"{name} must be a folder path, got the empty string {path!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a folder path (str or Path), got {type(path).__name__}")
     p = Path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"{name} {str(p)!r} does not exist or is not a directory")
     return p
+
