@@ -42,15 +42,15 @@ __all__ = [
 KERNEL_MIN_NUMEL = 1 << 22
 
 
-def _kernels(x: torch.Tensor):
-    """gaplib's GPU kernels module when `x` is a large enough tensor on a GPU that can run them, else None."""
-    if not x.is_cuda or x.numel() < KERNEL_MIN_NUMEL:
+def _kernels(x: torch.Tensor, op: str):
+    """gaplib's GPU kernels module when its one decision, `gaplib.kernels.choose`, picks them for `x`, else None."""
+    if not x.is_cuda:
         return None
     try:
         from . import kernels
     except ImportError:
         return None
-    return kernels if kernels.available(x) else None
+    return kernels if kernels.choose(x, op, min_numel=KERNEL_MIN_NUMEL) != "pytorch" else None
 
 
 def _torch_max(x: torch.Tensor) -> torch.Tensor:
@@ -63,21 +63,21 @@ def _torch_max(x: torch.Tensor) -> torch.Tensor:
 def gap(x: torch.Tensor) -> torch.Tensor:
     """Global average pooling: the mean of each feature map, `(N, C, H, W) -> (N, C)`."""
     check_maps(x)
-    k = _kernels(x)
+    k = _kernels(x, "gap")
     return k.gap(x) if k is not None else x.mean((2, 3))
 
 
 def gmp(x: torch.Tensor) -> torch.Tensor:
     """Global max pooling: the largest value of each feature map, `(N, C, H, W) -> (N, C)`."""
     check_maps(x)
-    k = _kernels(x)
+    k = _kernels(x, "gmp")
     return k.gmp(x) if k is not None else _torch_max(x)
 
 
 def concat_pool(x: torch.Tensor) -> torch.Tensor:
     """Max and average pooling side by side, in fastai's order: `(N, C, H, W) -> (N, 2C)`."""
     check_maps(x)
-    k = _kernels(x)
+    k = _kernels(x, "concat_pool")
     return k.concat_pool(x) if k is not None else torch.cat([_torch_max(x), x.mean((2, 3))], 1)
 
 

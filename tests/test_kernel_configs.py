@@ -10,6 +10,9 @@ import torch
 from _kernel_helpers import DTYPES, layout, needs_cuda, ref_grad, ref_pool
 
 from gaplib import kernels
+from gaplib.kernels import tuning
+
+B = tuning.BlockConfig
 
 
 @needs_cuda
@@ -17,18 +20,28 @@ from gaplib import kernels
     "override",
     [
         # tiny blocks: H x W split across programs, then combined
-        {"rows_fwd": (1, 16, 4), "cl_fwd": (16, 4, 4)},
-        {"rows_fwd": (4, 512, 4, 1), "rows_bwd": (2, 256, 4), "cl_fwd": (64, 32, 4, 1), "cl_bwd": (32, 32, 4)},
-        {"rows_fwd": (2, 256, 4, 3), "cl_fwd": (32, 32, 4, 3)},  # loads prefetched three steps ahead
+        dict(rows_forward=B(1, 16, 4), channels_last_forward=B(16, 4, 4)),
+        dict(
+            rows_forward=B(4, 512, 4),
+            rows_backward=B(2, 256, 4),
+            channels_last_forward=B(64, 32, 4),
+            channels_last_backward=B(32, 32, 4),
+        ),
+        dict(rows_forward=B(2, 256, 4, stages=3), channels_last_forward=B(32, 32, 4, stages=3)),  # loads prefetched
         # short maps: rows in a tile (int64 argmax key), 16-bit values two to a word, big row chunks backward
-        {"pairs_fwd": (0, 16, 4), "short_fwd": (64, 8, 2, 2), "short_bwd": (256, 8)},
-        {"pairs_fwd": (64, 16, 4), "short_bwd": (32, 4, 1)},  # 16-bit backward: values and argmax packed per row
+        dict(pairs_forward=None, short_forward=B(64, 8, 2, argmax="key64"), short_backward=B(256, warps=8)),
+        # 16-bit backward: values and argmax packed per row
+        dict(pairs_forward=B(64, 16, 4), short_backward=B(32, warps=4, packed=True)),
     ],
     ids=["split", "loop", "pipelined", "short-tile", "short-pairs"],
 )
 @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
-def test_every_kernel_configuration_agrees(override, channels_last, monkeypatch):
-    monkeypatch.setattr(kernels, "_OVERRIDE", dict(override))
+def test_every_kernel_configuration_agrees(override, channels_last):
+    with tuning.override(**override):
+        _agrees_on_three_shapes(channels_last)
+
+
+def _agrees_on_three_shapes(channels_last: bool) -> None:
     for shape in [(2, 48, 7, 7), (3, 5, 33, 31), (1, 3, 64, 64)]:
         for dtype in (torch.float32, torch.bfloat16):
             x = layout(torch.randn(shape, device="cuda").to(dtype), channels_last)
@@ -46,23 +59,34 @@ def test_every_kernel_configuration_agrees(override, channels_last, monkeypatch)
 # the short-map NCHW kernels; blocks of 8 and 16 rows leave a partial block on most shapes below
 SHORT_VARIANTS = {
     "default": {},
-    "tile": {"pairs_fwd": (0, 16, 4), "short_fwd": (8, 16, 4, 0), "short_bwd": (8, 4)},
-    "tile-key": {"pairs_fwd": (0, 16, 4), "short_fwd": (16, 4, 2, 1), "short_bwd": (16, 2)},
-    "pairs": {"pairs_fwd": (4, 4, 2), "short_bwd": (32, 4)},
-    "pairs-packed": {"pairs_fwd": (8, 8, 4), "short_bwd": (16, 4, 1)},
-    "window": {"window_fwd": (16, 1)},  # no argmax: rows read through aligned 16-byte windows
-    "window-wide": {"window_fwd": (64, 4), "pairs_fwd": (0, 16, 4)},
+    "tile": dict(pairs_forward=None, short_forward=B(8, 16, 4, argmax="reduce"), short_backward=B(8, warps=4)),
+    "tile-key": dict(pairs_forward=None, short_forward=B(16, 4, 2, argmax="key32"), short_backward=B(16, warps=2)),
+    "pairs": dict(pairs_forward=B(4, 4, 2), short_backward=B(32, warps=4)),
+    "pairs-packed": dict(pairs_forward=B(8, 8, 4), short_backward=B(16, warps=4, packed=True)),
+    "window": dict(window_forward=B(16, warps=1)),  # no argmax: rows read through aligned 16-byte windows
+    "window-wide": dict(window_forward=B(64, warps=4), pairs_forward=None),
 }
 
 
 @needs_cuda
 @pytest.mark.parametrize("variant", list(SHORT_VARIANTS), ids=str)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_short_map_kernels_match_pytorch(variant, dtype, monkeypatch, poisoned_cache):
+def test_short_map_kernels_match_pytorch(variant, dtype, poisoned_cache):
     """Odd H*W (49, 25, 9, 1, 15, 64) and row counts that leave a partial chunk, with ties, NaN and +-inf."""
-    monkeypatch.setattr(kernels, "_OVERRIDE", dict(SHORT_VARIANTS[variant]))
-    for shape in [(3, 37, 7, 7), (5, 13, 5, 5), (7, 11, 3, 3), (3, 29, 1, 1), (2, 9, 3, 5), (3, 17, 8, 8),
-                  (64, 65, 7, 7)]:
+    with tuning.override(**SHORT_VARIANTS[variant]):
+        _short_maps_agree(dtype)
+
+
+def _short_maps_agree(dtype: torch.dtype) -> None:
+    for shape in [
+        (3, 37, 7, 7),
+        (5, 13, 5, 5),
+        (7, 11, 3, 3),
+        (3, 29, 1, 1),
+        (2, 9, 3, 5),
+        (3, 17, 8, 8),
+        (64, 65, 7, 7),
+    ]:
         torch.manual_seed(sum(shape))
         N, C, H, W = shape
         for ties in (False, True):
@@ -92,5 +116,6 @@ def test_short_map_kernels_match_pytorch(variant, dtype, monkeypatch, poisoned_c
             torch.testing.assert_close(kernels.gap(x), x.float().mean((2, 3)).to(dtype), equal_nan=True)
             with torch.enable_grad():
                 y = kernels.concat_pool(x.clone().requires_grad_(True))
-            torch.testing.assert_close(y, torch.cat([x.amax((2, 3)), x.float().mean((2, 3)).to(dtype)], 1),
-                                       equal_nan=True)
+            torch.testing.assert_close(
+                y, torch.cat([x.amax((2, 3)), x.float().mean((2, 3)).to(dtype)], 1), equal_nan=True
+            )

@@ -18,6 +18,8 @@ from _kernel_helpers import CUDA, DTYPES, layout, needs_cuda, ref_grad, ref_pool
 from torch import nn
 
 from gaplib import kernels, pool
+from gaplib.kernels import tuning
+from gaplib.kernels.common import triton
 
 # (N, C, H, W): 1x1 maps, the 7x7 of ResNet heads, odd sizes, C not a power of two,
 # few long maps (the split path) and many short ones
@@ -33,8 +35,8 @@ SHAPES = [
     (1, 1, 2, 3),
 ]
 
-needs_triton = pytest.mark.skipif(kernels.triton is None, reason="Triton is not installed")
-
+needs_triton = pytest.mark.skipif(triton is None, reason="Triton is not installed")
+B = tuning.BlockConfig
 
 
 # ----------------------------------------------------------------------------------------------- CPU
@@ -43,7 +45,8 @@ def test_module_imports_and_says_no_on_cpu():
     assert not kernels.available(x), "the kernels need a CUDA tensor; on a CPU tensor available() must be False"
     assert not kernels.available(torch.randn(2, 3, 4)), "a 3-D tensor is not a batch of feature maps"
     assert not kernels.available(torch.ones(2, 3, 4, 4, dtype=torch.int32)), "integer maps are not pooled by kernels"
-    assert set(kernels.__all__) == {"available", "gap", "gmp", "concat_pool"}
+    assert set(kernels.__all__) == {"available", "choose", "gap", "gmp", "concat_pool", "tuning"}
+    assert kernels.choose(x, "gap") == "pytorch", "on a CPU tensor the one decision must pick PyTorch"
 
 
 def test_pool_functions_fall_back_on_cpu():
@@ -53,8 +56,10 @@ def test_pool_functions_fall_back_on_cpu():
     torch.testing.assert_close(pool.concat_pool(x), torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1))
 
 
-@pytest.mark.skipif(kernels.triton is not None and os.environ.get("TRITON_INTERPRET") == "1",
-                    reason="the Triton interpreter accepts CPU tensors")
+@pytest.mark.skipif(
+    triton is not None and os.environ.get("TRITON_INTERPRET") == "1",
+    reason="the Triton interpreter accepts CPU tensors",
+)
 def test_kernels_reject_cpu_tensors_with_a_clear_error():
     with pytest.raises(ValueError, match="CUDA tensor"):
         kernels.gap(torch.randn(2, 3, 4, 4))
@@ -72,70 +77,78 @@ INTERPRETER_SCRIPT = textwrap.dedent(
     import torch
     from torch import nn
     from gaplib import kernels as K
+    from gaplib.kernels import tuning
+    from gaplib.kernels.long_maps import _counters
 
+    B = tuning.BlockConfig
     torch.manual_seed(0)
     fns = {"gap": K.gap, "gmp": K.gmp, "concat_pool": K.concat_pool}
-    split = {"rows_fwd": (1, 16, 4, 3), "cl_fwd": (16, 2, 4, 2), "rows_bwd": (2, 32, 4)}  # H*W split over programs
-    tile = {"pairs_fwd": (0, 16, 4), "short_fwd": (4, 8, 4, 1), "short_bwd": (8, 4)}  # short maps, one row per tile row
-    key64 = {"short_fwd": (4, 8, 4, 2), "short_bwd": (4, 1)}  # float32 argmax through an int64 key
-    pairs_odd = {"pairs_fwd": (2, 4, 4), "short_bwd": (8, 1, 1)}  # 16-bit values in words (49: a word shared by
-    # 2 rows); the backward's 16-bit values and argmax packed in one integer per row
-    pairs_even = {"pairs_fwd": (4, 4, 4)}
-    even = {"rows_fwd": (2, 64, 4), "cl_fwd": (16, 2, 4, 2)}  # full tiles only (no masks), split into full spans
-    window = {"window_fwd": (4, 1)}  # short maps without argmax, read in aligned 16-byte windows
+    # H*W split over programs
+    split = dict(rows_forward=B(1, 16, 4, stages=3), channels_last_forward=B(16, 2, 4, stages=2),
+                 rows_backward=B(2, 32, 4))
+    # short maps, one row per tile row
+    tile = dict(pairs_forward=None, short_forward=B(4, 8, 4, argmax="key32"), short_backward=B(8, warps=4))
+    key64 = dict(short_forward=B(4, 8, 4, argmax="key64"), short_backward=B(4, warps=1))  # float32 argmax, int64 key
+    # 16-bit values in words (49: a word shared by 2 rows); the backward's 16-bit values and argmax packed per row
+    pairs_odd = dict(pairs_forward=B(2, 4, 4), short_backward=B(8, warps=1, packed=True))
+    pairs_even = dict(pairs_forward=B(4, 4, 4))
+    # full tiles only (no masks), split into full spans
+    even = dict(rows_forward=B(2, 64, 4), channels_last_forward=B(16, 2, 4, stages=2))
+    window = dict(window_forward=B(4, warps=1))  # short maps without argmax, read in aligned 16-byte windows
     cases = [((2, 4, 16, 16), even), ((2, 5, 7, 7), window), ((3, 3, 3, 5), window), ((2, 3, 5, 4), {}),
              ((1, 2, 1, 1), {}), ((2, 3, 9, 9), split),
              ((2, 7, 7, 7), pairs_odd), ((2, 5, 4, 4), pairs_even), ((2, 3, 5, 5), tile), ((2, 5, 3, 3), key64)]
     for shape, override in cases:
-        K._OVERRIDE.clear()
-        K._OVERRIDE.update(override)
-        for dtype in (torch.float32, torch.bfloat16, torch.float16):
-            for cl in (False, True):
-                x = torch.randint(-3, 4, shape).to(dtype)  # integers: many tied maxima
-                x = x.contiguous(memory_format=torch.channels_last) if cl else x
-                N, C, H, W = shape
-                first = nn.functional.one_hot(x.float().flatten(2).argmax(2), H * W).float()
-                for name, fn in fns.items():
-                    xg = x.clone().requires_grad_(True)
-                    y = fn(xg)
-                    avg, mx = x.double().mean((2, 3)).to(dtype), x.amax((2, 3))
-                    want = {"gap": avg, "gmp": mx, "concat_pool": torch.cat([mx, avg], 1)}[name]
-                    torch.testing.assert_close(y, want)
-                    torch.testing.assert_close(fn(x), want)  # no grad needed: max pooling keeps no argmax
-                    g = torch.randn_like(y)
-                    y.backward(g)
-                    gf = g.float()
-                    if name == "gap":
-                        gw = gf[..., None].expand(N, C, H * W) / (H * W)
-                    elif name == "gmp":
-                        gw = first * gf[..., None]
-                    else:
-                        gw = first * gf[:, :C, None] + gf[:, C:, None] / (H * W)
-                    torch.testing.assert_close(xg.grad.float(), gw.reshape(shape), atol=1e-2, rtol=1e-2)
-                    assert xg.grad.stride() == x.stride(), "the gradient keeps the input's layout"
-        assert not K._counters(torch.device("cpu")).any(), "split reductions leave their counters at 0"
-    K._OVERRIDE.clear()
-    K._OVERRIDE.update(window)
-    for dtype in (torch.float32, torch.bfloat16):  # a view that starts mid-vector: the window kernel steps aside
-        x = torch.randn(2 * 5 * 49 + 1).to(dtype)[1:].view(2, 5, 7, 7)
-        avg, mx = x.double().mean((2, 3)).to(dtype), x.amax((2, 3))
-        torch.testing.assert_close(K.concat_pool(x), torch.cat([mx, avg], 1))
+        with tuning.override(**override):
+            for dtype in (torch.float32, torch.bfloat16, torch.float16):
+                for cl in (False, True):
+                    x = torch.randint(-3, 4, shape).to(dtype)  # integers: many tied maxima
+                    x = x.contiguous(memory_format=torch.channels_last) if cl else x
+                    N, C, H, W = shape
+                    first = nn.functional.one_hot(x.float().flatten(2).argmax(2), H * W).float()
+                    for name, fn in fns.items():
+                        xg = x.clone().requires_grad_(True)
+                        y = fn(xg)
+                        avg, mx = x.double().mean((2, 3)).to(dtype), x.amax((2, 3))
+                        want = {"gap": avg, "gmp": mx, "concat_pool": torch.cat([mx, avg], 1)}[name]
+                        torch.testing.assert_close(y, want)
+                        torch.testing.assert_close(fn(x), want)  # no grad needed: max pooling keeps no argmax
+                        g = torch.randn_like(y)
+                        y.backward(g)
+                        gf = g.float()
+                        if name == "gap":
+                            gw = gf[..., None].expand(N, C, H * W) / (H * W)
+                        elif name == "gmp":
+                            gw = first * gf[..., None]
+                        else:
+                            gw = first * gf[:, :C, None] + gf[:, C:, None] / (H * W)
+                        torch.testing.assert_close(xg.grad.float(), gw.reshape(shape), atol=1e-2, rtol=1e-2)
+                        assert xg.grad.stride() == x.stride(), "the gradient keeps the input's layout"
+        assert not _counters(torch.device("cpu")).any(), "split reductions leave their counters at 0"
+    with tuning.override(**window):
+        for dtype in (torch.float32, torch.bfloat16):  # a view that starts mid-vector: the window kernel steps aside
+            x = torch.randn(2 * 5 * 49 + 1).to(dtype)[1:].view(2, 5, 7, 7)
+            avg, mx = x.double().mean((2, 3)).to(dtype), x.amax((2, 3))
+            torch.testing.assert_close(K.concat_pool(x), torch.cat([mx, avg], 1))
     print("interpreter ok")
     """
 )
 
 
 def _triton_version() -> tuple[int, ...]:
-    return tuple(int(p) for p in kernels.triton.__version__.split(".")[:2] if p.isdigit())
+    return tuple(int(p) for p in triton.__version__.split(".")[:2] if p.isdigit())
 
 
 @needs_triton
-@pytest.mark.skipif(kernels.triton is not None and _triton_version() < (3, 8),
-                    reason="Triton's CPU interpreter before 3.8 cannot run loops with run-time bounds")
+@pytest.mark.skipif(
+    triton is not None and _triton_version() < (3, 8),
+    reason="Triton's CPU interpreter before 3.8 cannot run loops with run-time bounds",
+)
 def test_kernel_logic_on_cpu_through_the_triton_interpreter():
     env = dict(os.environ, TRITON_INTERPRET="1", GAPLIB_KERNELS="1")
-    done = subprocess.run([sys.executable, "-c", INTERPRETER_SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", INTERPRETER_SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0 and "interpreter ok" in done.stdout, done.stdout[-2000:] + done.stderr[-4000:]
 
 
@@ -240,11 +253,13 @@ def test_pool_functions_use_the_kernels_on_cuda(monkeypatch):
     x = torch.randn(64, 256, 16, 16, device="cuda", requires_grad=True)
     assert x.numel() >= pool.KERNEL_MIN_NUMEL
     for f in (pool.gap, pool.gmp, pool.concat_pool):
-        assert "_GlobalPool" in type(f(x).grad_fn).__name__, f"gaplib.pool.{f.__name__} should call the kernel"
+        assert kernels.choose(x, f.__name__) == "kernels"
+        assert "GlobalPool" in type(f(x).grad_fn).__name__, f"gaplib.pool.{f.__name__} should call the kernel"
         small = torch.randn(4, 8, 7, 7, device="cuda", requires_grad=True)
-        assert "_GlobalPool" not in type(f(small).grad_fn).__name__, "small maps stay on PyTorch's kernels"
+        assert kernels.choose(small, f.__name__, min_numel=pool.KERNEL_MIN_NUMEL) == "pytorch"
+        assert "GlobalPool" not in type(f(small).grad_fn).__name__, "small maps stay on PyTorch's kernels"
     monkeypatch.setenv("GAPLIB_KERNELS", "0")
-    assert "_GlobalPool" not in type(pool.gap(x).grad_fn).__name__, "GAPLIB_KERNELS=0 falls back to PyTorch"
+    assert "GlobalPool" not in type(pool.gap(x).grad_fn).__name__, "GAPLIB_KERNELS=0 falls back to PyTorch"
 
 
 @needs_cuda

@@ -1,0 +1,601 @@
+"""Kernels for NCHW maps of at most 64 values (the 7 x 7 maps of a ResNet's last block): many rows of a few values.
+
+A row of H*W values rarely starts on a 16-byte boundary (7 x 7 = 49), so a row's own loads cannot be wide; what
+limits speed is then how many memory requests the loads make. Three forward kernels attack that:
+- `window_forward_kernel` (no argmax): each row is read through the aligned window of whole 16-byte vectors around
+  it, in wide loads; the few values of the neighbouring rows it also holds are masked out (they come from cache).
+- `pairs_forward_kernel` (16-bit values): values are read as 32-bit words, two values a word, rows taken in pairs
+  (two rows of L values are L words, so a pair starts on a word): half the requests.
+- `short_forward_kernel` (the general one): a tile of rows per program, H*W in steps unrolled when compiled (H*W is
+  a compile-time constant), so only the last step needs a column mask.
+The argmax of short maps can be reduced as one packed integer key (value bits, then 63 - position), so that finding
+the first maximum across threads is a plain integer max. The backward writes whole rows as one aligned chunk.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import tuning
+from .common import HAS_GATHER, ceil_div, next_power_of_two, triton
+
+if triton is not None:
+    import triton.language as tl
+
+    from .common import first_max_pair, fold, load_gradients, nan_max, store_pooled
+
+__all__ = ["forward", "backward", "backward_supported"]
+
+if triton is not None:
+
+    @triton.jit
+    def sortable(bits):
+        """int32 bits of a float32 -> an int32 that orders like the floats (NaN with the sign bit clear: largest)."""
+        return tl.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
+
+    @triton.jit
+    def first_argmax(maximum, argmax, KEY_BITS: tl.constexpr):
+        """Per row (axis 1) of per-lane (maximum, position) tiles: the max and the position of its first occurrence.
+
+        KEY_BITS 32: values that came from 16-bit floats have six zero low bits in float32, which then hold
+        63 - position, and one int32 max does the whole reduction (H*W <= 64). KEY_BITS 64: the same with an int64
+        key, for any float32. KEY_BITS 0: a (value, position) reduction.
+        """
+        bits = tl.where(maximum != maximum, 0x7FC00000, maximum.to(tl.int32, bitcast=True))
+        if KEY_BITS == 32:
+            key = tl.max((sortable(bits) & -64) | (63 - argmax), axis=1)
+            maxima = sortable(tl.where(key < 0, key | 63, key & -64)).to(tl.float32, bitcast=True)
+            argmaxes = 63 - (key & 63)
+        elif KEY_BITS == 64:
+            key = tl.max((sortable(bits).to(tl.int64) << 32) | (63 - argmax).to(tl.int64), axis=1)
+            maxima = sortable((key >> 32).to(tl.int32)).to(tl.float32, bitcast=True)
+            argmaxes = 63 - (key & 63).to(tl.int32)
+        else:
+            maxima, argmaxes = tl.reduce((maximum, argmax), 1, first_max_pair)
+        return maxima, argmaxes
+
+    @triton.jit
+    def short_forward_kernel(
+        x_pointer,
+        out_pointer,
+        argmax_pointer,
+        n_rows,
+        channels,
+        out_image_stride,
+        mean_column,
+        inverse_size,
+        MAP_SIZE: tl.constexpr,
+        BLOCK_ROWS: tl.constexpr,
+        BLOCK_COLS: tl.constexpr,
+        MEAN: tl.constexpr,
+        MAX: tl.constexpr,
+        KEEP_ARGMAX: tl.constexpr,
+        EVEN_ROWS: tl.constexpr,
+        KEY_BITS: tl.constexpr,
+    ):
+        """NCHW forward of short maps: BLOCK_ROWS rows per program, H*W in BLOCK_COLS steps unrolled when compiled."""
+        rows = tl.program_id(0) * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
+        row_mask = rows < n_rows
+        cols = tl.arange(0, BLOCK_COLS)
+        starts = x_pointer + rows[:, None] * MAP_SIZE
+        total = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.float32)
+        maximum = tl.full((BLOCK_ROWS, BLOCK_COLS), float("-inf"), dtype=tl.float32)
+        argmax = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.int32)
+        for step in tl.static_range(0, MAP_SIZE, BLOCK_COLS):
+            positions = step + cols
+            if step + BLOCK_COLS <= MAP_SIZE and EVEN_ROWS:  # a full step: no mask at all
+                values = tl.load(starts + positions[None, :], eviction_policy="evict_first").to(tl.float32)
+                masked_values = values
+            else:
+                mask = (positions < MAP_SIZE)[None, :] & row_mask[:, None]
+                values = tl.load(starts + positions[None, :], mask=mask, other=0.0, eviction_policy="evict_first").to(
+                    tl.float32
+                )
+                masked_values = tl.where(mask, values, float("-inf"))
+            total, maximum, argmax = fold(
+                total, maximum, argmax, values, masked_values, positions[None, :], MEAN, MAX, KEEP_ARGMAX
+            )
+        sums = tl.sum(total, axis=1)
+        maxima = sums  # (not stored unless MAX)
+        argmaxes = rows  # (not stored unless KEEP_ARGMAX)
+        if KEEP_ARGMAX:
+            maxima, argmaxes = first_argmax(maximum, argmax, KEY_BITS)
+        elif MAX:
+            maxima = tl.reduce(maximum, 1, nan_max)
+        image = rows // channels
+        store_pooled(
+            out_pointer,
+            argmax_pointer,
+            rows,
+            image,
+            rows - image * channels,
+            row_mask,
+            sums,
+            maxima,
+            argmaxes,
+            out_image_stride,
+            mean_column,
+            inverse_size,
+            MEAN,
+            MAX,
+            KEEP_ARGMAX,
+        )
+
+    @triton.jit
+    def window_forward_kernel(
+        x_pointer,
+        out_pointer,
+        n_rows,
+        channels,
+        out_image_stride,
+        mean_column,
+        inverse_size,
+        n_values,
+        MAP_SIZE: tl.constexpr,
+        VECTOR: tl.constexpr,
+        WINDOW: tl.constexpr,
+        BLOCK_WINDOW: tl.constexpr,
+        BLOCK_ROWS: tl.constexpr,
+        MEAN: tl.constexpr,
+        MAX: tl.constexpr,
+    ):
+        """NCHW forward of short maps, no argmax: each row read through its window of whole 16-byte vectors.
+
+        A row of MAP_SIZE values starts anywhere, but the VECTOR-aligned window around it can be loaded in wide,
+        aligned vectors; the values of the neighbouring rows it also holds are masked out. WINDOW values (whole
+        vectors) cover a row wherever it starts in a vector.
+        """
+        rows = tl.program_id(0) * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
+        row_mask = rows < n_rows
+        starts = rows * MAP_SIZE
+        window_starts = starts // VECTOR * VECTOR
+        offsets = tl.arange(0, BLOCK_WINDOW)
+        where = window_starts[:, None] + offsets[None, :]
+        values = tl.load(
+            x_pointer + where,
+            mask=(offsets < WINDOW)[None, :] & (where < n_values),
+            other=0.0,
+            eviction_policy="evict_first",
+        ).to(tl.float32)
+        positions = where - starts[:, None]
+        inside = (positions >= 0) & (positions < MAP_SIZE)
+        sums = tl.sum(tl.where(inside, values, 0.0), axis=1)
+        maxima = sums  # (not stored unless MAX)
+        if MAX:
+            maxima = tl.reduce(tl.where(inside, values, float("-inf")), 1, nan_max)
+        image = rows // channels
+        store_pooled(
+            out_pointer,
+            None,
+            rows,
+            image,
+            rows - image * channels,
+            row_mask,
+            sums,
+            maxima,
+            rows,
+            out_image_stride,
+            mean_column,
+            inverse_size,
+            MEAN,
+            MAX,
+            False,
+        )
+
+    @triton.jit
+    def halves(words, FLOAT16: tl.constexpr):
+        """The two 16-bit floats of int32 words as float32: (low half, high half)."""
+        if FLOAT16:
+            low = (words & 0xFFFF).to(tl.int16).to(tl.float16, bitcast=True).to(tl.float32)
+            high = (words >> 16).to(tl.int16).to(tl.float16, bitcast=True).to(tl.float32)
+        else:  # bfloat16 is the top half of a float32
+            low = (words << 16).to(tl.float32, bitcast=True)
+            high = (words & -65536).to(tl.float32, bitcast=True)
+        return low, high
+
+    @triton.jit
+    def fold_pair_words(
+        word_pointer,
+        pairs,
+        pair_mask,
+        cols,
+        total,
+        maximum,
+        argmax,
+        FIRST: tl.constexpr,
+        STOP: tl.constexpr,
+        SHIFT: tl.constexpr,
+        MAP_SIZE: tl.constexpr,
+        BLOCK_COLS: tl.constexpr,
+        EVEN: tl.constexpr,
+        FLOAT16: tl.constexpr,
+        MEAN: tl.constexpr,
+        MAX: tl.constexpr,
+        KEEP_ARGMAX: tl.constexpr,
+    ):
+        """Fold words FIRST..STOP-1 of each row pair (both halves in one row: positions 2q - SHIFT, 2q + 1 - SHIFT)."""
+        starts = word_pointer + pairs[:, None] * MAP_SIZE
+        for step in tl.static_range(FIRST, STOP, BLOCK_COLS):
+            words = step + cols
+            mask = (words < STOP)[None, :] & pair_mask[:, None]  # unused (and compiled away) on full steps
+            if step + BLOCK_COLS <= STOP and EVEN:
+                low, high = halves(tl.load(starts + words[None, :], eviction_policy="evict_first"), FLOAT16)
+            else:
+                low, high = halves(
+                    tl.load(starts + words[None, :], mask=mask, other=0, eviction_policy="evict_first"), FLOAT16
+                )
+            positions = 2 * words[None, :] - SHIFT
+            pair_max = low
+            if MAX:
+                if KEEP_ARGMAX or not MEAN:  # (max alone: this form measured ~3 points faster on an H100 than nan_max)
+                    take_low = (low >= high) | (low != low)  # the first maximum of the two (NaN first)
+                    pair_max = tl.where(take_low, low, high)
+                    positions = tl.where(take_low, positions, positions + 1)
+                else:
+                    pair_max = nan_max(low, high)
+                if not (step + BLOCK_COLS <= STOP and EVEN):
+                    pair_max = tl.where(mask, pair_max, float("-inf"))
+            total, maximum, argmax = fold(
+                total, maximum, argmax, low + high, pair_max, positions, MEAN, MAX, KEEP_ARGMAX
+            )
+        return total, maximum, argmax
+
+    @triton.jit
+    def pair_result(
+        total,
+        maximum,
+        argmax,
+        shared_sum,
+        shared_max,
+        shared_position,
+        MEAN: tl.constexpr,
+        MAX: tl.constexpr,
+        KEEP_ARGMAX: tl.constexpr,
+    ):
+        """Reduce one row's tiles and merge in the value of the word it shares with the other row of its pair."""
+        sums = tl.sum(total, axis=1) + shared_sum
+        maxima = sums  # (not stored unless MAX)
+        argmaxes = shared_position  # (not stored unless KEEP_ARGMAX)
+        if KEEP_ARGMAX:
+            maxima, argmaxes = first_argmax(maximum, argmax, 32)
+            maxima, argmaxes = first_max_pair(maxima, argmaxes, shared_max, shared_position)
+        elif MAX:
+            maxima = nan_max(tl.reduce(maximum, 1, nan_max), shared_max)
+        return sums, maxima, argmaxes
+
+    @triton.jit
+    def pairs_forward_kernel(
+        word_pointer,
+        out_pointer,
+        argmax_pointer,
+        n_rows,
+        channels,
+        out_image_stride,
+        mean_column,
+        inverse_size,
+        MAP_SIZE: tl.constexpr,
+        BLOCK_ROWS: tl.constexpr,
+        BLOCK_COLS: tl.constexpr,
+        MEAN: tl.constexpr,
+        MAX: tl.constexpr,
+        KEEP_ARGMAX: tl.constexpr,
+        EVEN: tl.constexpr,
+        FLOAT16: tl.constexpr,
+    ):
+        """NCHW forward of short 16-bit maps read as int32 words: BLOCK_ROWS row pairs (2 rows = MAP_SIZE words) each.
+
+        Words 0 .. MAP_SIZE//2 - 1 of a pair hold its first row A; for odd MAP_SIZE, word MAP_SIZE//2 holds A's last
+        value and the second row B's first; the rest hold row B.
+        """
+        HALF: tl.constexpr = MAP_SIZE // 2
+        ODD: tl.constexpr = MAP_SIZE % 2
+        pairs = tl.program_id(0) * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
+        pair_mask = 2 * pairs < n_rows
+        cols = tl.arange(0, BLOCK_COLS)
+        zeros = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.float32)
+        minus_inf = tl.full((BLOCK_ROWS, BLOCK_COLS), float("-inf"), dtype=tl.float32)
+        first = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.int32)
+        total_a, maximum_a, argmax_a = fold_pair_words(
+            word_pointer,
+            pairs,
+            pair_mask,
+            cols,
+            zeros,
+            minus_inf,
+            first,
+            0,
+            HALF,
+            0,
+            MAP_SIZE,
+            BLOCK_COLS,
+            EVEN,
+            FLOAT16,
+            MEAN,
+            MAX,
+            KEEP_ARGMAX,
+        )
+        total_b, maximum_b, argmax_b = fold_pair_words(
+            word_pointer,
+            pairs,
+            pair_mask,
+            cols,
+            zeros,
+            minus_inf,
+            first,
+            HALF + ODD,
+            MAP_SIZE,
+            MAP_SIZE,
+            MAP_SIZE,
+            BLOCK_COLS,
+            EVEN,
+            FLOAT16,
+            MEAN,
+            MAX,
+            KEEP_ARGMAX,
+        )
+        if ODD:  # the shared word: A's last value (position MAP_SIZE - 1) and B's first (position 0)
+            low, high = halves(
+                tl.load(word_pointer + pairs * MAP_SIZE + HALF, mask=pair_mask, other=0, eviction_policy="evict_first"),
+                FLOAT16,
+            )
+            max_low = low
+            max_high = high
+        else:
+            low = tl.zeros((BLOCK_ROWS,), dtype=tl.float32)
+            high = low
+            max_low = tl.full((BLOCK_ROWS,), float("-inf"), dtype=tl.float32)
+            max_high = max_low
+        sums_a, maxima_a, argmaxes_a = pair_result(
+            total_a,
+            maximum_a,
+            argmax_a,
+            low,
+            max_low,
+            tl.full((BLOCK_ROWS,), MAP_SIZE - 1, dtype=tl.int32),
+            MEAN,
+            MAX,
+            KEEP_ARGMAX,
+        )
+        sums_b, maxima_b, argmaxes_b = pair_result(
+            total_b,
+            maximum_b,
+            argmax_b,
+            high,
+            max_high,
+            tl.zeros((BLOCK_ROWS,), dtype=tl.int32),
+            MEAN,
+            MAX,
+            KEEP_ARGMAX,
+        )
+        rows = 2 * pairs
+        image = rows // channels
+        store_pooled(
+            out_pointer,
+            argmax_pointer,
+            rows,
+            image,
+            rows - image * channels,
+            pair_mask,
+            sums_a,
+            maxima_a,
+            argmaxes_a,
+            out_image_stride,
+            mean_column,
+            inverse_size,
+            MEAN,
+            MAX,
+            KEEP_ARGMAX,
+        )
+        rows = 2 * pairs + 1
+        image = rows // channels
+        store_pooled(
+            out_pointer,
+            argmax_pointer,
+            rows,
+            image,
+            rows - image * channels,
+            pair_mask,
+            sums_b,
+            maxima_b,
+            argmaxes_b,
+            out_image_stride,
+            mean_column,
+            inverse_size,
+            MEAN,
+            MAX,
+            KEEP_ARGMAX,
+        )
+
+    @triton.jit
+    def bits16(values, dtype: tl.constexpr):
+        """float32 values rounded to the 16-bit float `dtype`, as their bits in the low half of an int32."""
+        return values.to(dtype).to(tl.int16, bitcast=True).to(tl.int32) & 0xFFFF
+
+    @triton.jit
+    def short_backward_kernel(
+        grad_pointer,
+        argmax_pointer,
+        grad_x_pointer,
+        n_rows,
+        channels,
+        n_values,
+        grad_image_stride,
+        grad_column_stride,
+        mean_column,
+        inverse_size,
+        MAP_SIZE: tl.constexpr,
+        ROWS: tl.constexpr,
+        BLOCK: tl.constexpr,
+        MEAN: tl.constexpr,
+        MAX: tl.constexpr,
+        PACKED: tl.constexpr,
+    ):
+        """NCHW backward of short maps: ROWS whole rows = one contiguous chunk per program.
+
+        One aligned, vectorised store writes the whole chunk. Not PACKED: its base values (0, or the mean's gradient
+        spread over each row with `tl.gather`), then, after a barrier, one store per map adds the max's gradient at
+        its argmax. PACKED (16-bit gradients): each row's argmax and final 16-bit values travel packed in one
+        integer, so one gather gives every position its value and no second store is needed.
+        """
+        CHUNK: tl.constexpr = ROWS * MAP_SIZE
+        program = tl.program_id(0)
+        local_rows = tl.arange(0, ROWS)
+        rows = program * ROWS + local_rows
+        row_mask = rows < n_rows
+        image = rows // channels
+        max_gradient, argmax, mean_gradient = load_gradients(
+            grad_pointer,
+            argmax_pointer,
+            rows,
+            image,
+            rows - image * channels,
+            row_mask,
+            grad_image_stride,
+            grad_column_stride,
+            mean_column,
+            inverse_size,
+            MEAN,
+            MAX,
+        )
+        flat = tl.arange(0, BLOCK)
+        where = program * CHUNK + flat
+        flat_mask = (flat < CHUNK) & (where < n_values)
+        row_of = tl.minimum(flat // MAP_SIZE, ROWS - 1)
+        DTYPE: tl.constexpr = grad_x_pointer.dtype.element_ty
+        if PACKED and MAX:  # (argmax, value there[, value elsewhere]) of each row, gathered at once
+            if not MEAN:
+                key = tl.gather((argmax << 16) | bits16(max_gradient, DTYPE), row_of, 0)
+                hit = (flat - row_of * MAP_SIZE) == (key >> 16)
+                bits = tl.where(hit, key & 0xFFFF, 0)
+            else:
+                key = (
+                    (argmax.to(tl.int64) << 32)
+                    | (bits16(max_gradient + mean_gradient, DTYPE).to(tl.int64) << 16)
+                    | bits16(mean_gradient, DTYPE)
+                )
+                key = tl.gather(key, row_of, 0)
+                hit = (flat - row_of * MAP_SIZE) == (key >> 32).to(tl.int32)
+                bits = tl.where(hit, (key >> 16).to(tl.int32), key.to(tl.int32)) & 0xFFFF
+            tl.store(grad_x_pointer + where, bits.to(tl.int16).to(DTYPE, bitcast=True), mask=flat_mask)
+        else:
+            if MEAN:
+                values = tl.gather(mean_gradient, row_of, 0)
+            else:
+                values = tl.zeros((BLOCK,), dtype=tl.float32)
+            tl.store(grad_x_pointer + where, values.to(DTYPE), mask=flat_mask)
+            if MAX:
+                tl.debug_barrier()  # the chunk's base values are written before the argmax values overwrite theirs
+                tl.store(
+                    grad_x_pointer + program * CHUNK + local_rows * MAP_SIZE + argmax,
+                    (max_gradient + mean_gradient).to(DTYPE),
+                    mask=row_mask,
+                )
+
+
+def _pooled_arguments(x: torch.Tensor, out: torch.Tensor, op: str) -> tuple:
+    """(n_rows, channels, out_image_stride, mean_column, inverse_size): the arguments every short forward takes."""
+    n_images, channels, height, width = x.shape
+    return n_images * channels, channels, out.shape[1], channels if op == "concat_pool" else 0, 1.0 / (height * width)
+
+
+def forward(x: torch.Tensor, out: torch.Tensor, op: str, keep_argmax: bool) -> torch.Tensor | None:
+    """Pool NCHW maps of at most 64 values into `out`; return each map's argmax (uint8) if asked for."""
+    n_images, channels, height, width = x.shape
+    size, n_rows, value_bytes = height * width, n_images * channels, x.element_size()
+    flags = dict(MEAN=op != "gmp", MAX=op != "gap")
+    # a position below 64 fits a byte: a quarter of the int32 traffic for the backward to read
+    argmax = torch.empty(n_rows, device=x.device, dtype=torch.uint8) if keep_argmax else None
+    pooled = _pooled_arguments(x, out, op)
+    vector = 16 // value_bytes
+    window = None
+    if not keep_argmax:
+        window = tuning.config(tuning.ShapeClass("window_forward", value_bytes, op), x.device, None)
+    pairs = None
+    if value_bytes == 2:
+        pairs = tuning.config(
+            tuning.ShapeClass("pairs_forward", 2, op, keep_argmax), x.device, tuning.BlockConfig(64, 16, 4)
+        )
+    if isinstance(window, tuning.BlockConfig) and x.storage_offset() % vector == 0:  # wide aligned loads
+        width_needed = (size + 2 * vector - 2) // vector * vector
+        window_forward_kernel[(ceil_div(n_rows, window.rows),)](
+            x,
+            out,
+            *pooled,
+            n_rows * size,
+            MAP_SIZE=size,
+            VECTOR=vector,
+            WINDOW=width_needed,
+            BLOCK_WINDOW=next_power_of_two(width_needed),
+            BLOCK_ROWS=window.rows,
+            **flags,
+            num_warps=window.warps,
+        )
+    elif isinstance(pairs, tuning.BlockConfig) and n_rows % 2 == 0 and x.storage_offset() % 2 == 0:
+        pairs_forward_kernel[(ceil_div(n_rows // 2, pairs.rows),)](
+            x.view(-1).view(torch.int32),
+            out,
+            argmax,
+            *pooled,
+            MAP_SIZE=size,
+            BLOCK_ROWS=pairs.rows,
+            BLOCK_COLS=pairs.cols,
+            **flags,
+            KEEP_ARGMAX=keep_argmax,
+            EVEN=(n_rows // 2) % pairs.rows == 0,
+            FLOAT16=x.dtype == torch.float16,
+            num_warps=pairs.warps,
+        )
+    else:
+        record = tuning.config(tuning.ShapeClass("short_forward", value_bytes, op, keep_argmax), x.device, None)
+        if not isinstance(record, tuning.BlockConfig):
+            record = tuning.BlockConfig(128, 16, 4)
+        key_bits = 0
+        if keep_argmax and record.argmax != "reduce":  # the int32 key holds only 16-bit values
+            key_bits = 32 if value_bytes == 2 and record.argmax in ("auto", "key32") else 64
+        short_forward_kernel[(ceil_div(n_rows, record.rows),)](
+            x,
+            out,
+            argmax,
+            *pooled,
+            MAP_SIZE=size,
+            BLOCK_ROWS=record.rows,
+            BLOCK_COLS=record.cols,
+            **flags,
+            KEEP_ARGMAX=keep_argmax,
+            EVEN_ROWS=n_rows % record.rows == 0,
+            KEY_BITS=key_bits,
+            num_warps=record.warps,
+        )
+    return argmax
+
+
+def backward_supported(op: str) -> bool:
+    """True when this Triton has what the short-map backward needs (`tl.gather`; max pooling alone needs none)."""
+    return HAS_GATHER or op == "gmp"
+
+
+def backward(grad: torch.Tensor, argmax: torch.Tensor | None, grad_x: torch.Tensor, op: str) -> None:
+    """Write the input gradient `grad_x` of short NCHW maps, whole rows per program in aligned flat chunks."""
+    n_images, channels, height, width = grad_x.shape
+    size, n_rows, value_bytes = height * width, n_images * channels, grad_x.element_size()
+    record = tuning.config(tuning.ShapeClass("short_backward", value_bytes, op), grad_x.device, None)
+    if not isinstance(record, tuning.BlockConfig):
+        record = tuning.BlockConfig(64, warps=8)
+    short_backward_kernel[(ceil_div(n_rows, record.rows),)](
+        grad,
+        argmax,
+        grad_x,
+        n_rows,
+        channels,
+        n_rows * size,
+        *grad.stride(),
+        channels if op == "concat_pool" else 0,
+        1.0 / size,
+        MAP_SIZE=size,
+        ROWS=record.rows,
+        BLOCK=next_power_of_two(record.rows * size),
+        MEAN=op != "gmp",
+        MAX=op != "gap",
+        PACKED=record.packed and value_bytes == 2,
+        num_warps=record.warps,
+    )

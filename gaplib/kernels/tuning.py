@@ -1,0 +1,228 @@
+"""Block shapes of gaplib's kernels: named records, one measured table per GPU, and a public override.
+
+A kernel launch reads a tile of `rows x cols` values per step, where `cols` is always the axis that is contiguous
+in memory: for NCHW maps a tile is `rows` maps by `cols` positions of each map; for channels_last it is `rows`
+positions (of H*W) by `cols` channels. `warps` is how many groups of 32 GPU threads run the program, `stages` how
+many loop steps of loads are in flight ahead of their use (1: none).
+
+Which record a launch uses depends on its *shape class* (`ShapeClass`): the kernel, the bytes per value, the
+pooling, whether the argmax is kept, and the map size and channel count in coarse classes. `config` looks the
+class up in the table of the GPU the tensor is on (`TABLES`, chosen by the device's name at run time: an H200 gets
+its own, every other GPU the H100's, the closest measured) and falls back to a rule of thumb. A table entry
+`PYTORCH` says that PyTorch's own reduction was measured faster for that forward, so `gaplib.kernels` uses it.
+
+The tables come from `benchmarks/bench_gpu_pool.py --sweep` / `--variants`, which try candidate records through
+the public `override` and `set_config`:
+
+    from gaplib.kernels import tuning
+    with tuning.override(rows_forward=tuning.BlockConfig(rows=2, cols=1024, warps=8)):
+        ...  # every NCHW long-map forward in this block uses that record
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+__all__ = [
+    "BlockConfig",
+    "ShapeClass",
+    "PYTORCH",
+    "KERNELS",
+    "TABLES",
+    "config",
+    "override",
+    "set_config",
+    "table_name",
+    "map_size_class",
+    "channels_class",
+]
+
+PYTORCH = "pytorch"  # a table value: PyTorch's own reduction is faster for this forward on this GPU
+
+# the kernels whose launches read a BlockConfig, and what rows / cols / the options mean for each
+KERNELS = {
+    "rows_forward": "NCHW forward, maps of more than 64 values: rows = maps per tile, cols = positions per step",
+    "rows_backward": "NCHW backward, maps of more than 64 values: a rows x cols tile of the input gradient",
+    "channels_last_forward": "channels_last forward: rows = positions per step, cols = channels per program",
+    "channels_last_backward": "channels_last backward: a rows x cols tile of one image's gradient",
+    "short_forward": "NCHW forward of maps of at most 64 values: rows = maps per program, cols = positions per step; "
+    "argmax = how the first maximum is found",
+    "window_forward": "short NCHW maps without argmax, rows read through aligned 16-byte windows: rows = maps per "
+    "program (None: kernel not used)",
+    "pairs_forward": "short 16-bit NCHW maps read as 32-bit words: rows = pairs of maps per program, cols = words "
+    "per step (None: kernel not used)",
+    "short_backward": "NCHW backward of maps of at most 64 values: rows = whole maps per program (a power of two); "
+    "packed = 16-bit values and argmax packed in one integer",
+}
+
+
+@dataclass(frozen=True)
+class BlockConfig:
+    """How one kernel launch is cut into programs: a `rows x cols` tile, `warps` warps, `stages` loads ahead."""
+
+    rows: int
+    cols: int = 0  # 0: the kernel works it out (window_forward, short_backward)
+    warps: int = 4
+    stages: int = 1
+    argmax: str = "auto"  # short_forward only: "reduce" (value, position) pairs, "key32" / "key64" packed keys
+    packed: bool = False  # short_backward only, 16-bit gradients
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "warps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1 or value & (value - 1):
+                raise ValueError(f"BlockConfig.{name} must be a positive power of two, got {value!r}")
+        if not isinstance(self.stages, int) or self.stages < 1:
+            raise ValueError(f"BlockConfig.stages must be a positive integer, got {self.stages!r}")
+        if not isinstance(self.cols, int) or self.cols < 0 or self.cols & (self.cols - 1):
+            raise ValueError(f"BlockConfig.cols must be 0 or a power of two, got {self.cols!r}")
+        if self.argmax not in ("auto", "reduce", "key32", "key64"):
+            raise ValueError(f"BlockConfig.argmax must be 'auto', 'reduce', 'key32' or 'key64', got {self.argmax!r}")
+
+
+class ShapeClass(NamedTuple):
+    """The key of a tuning table: which launches share one BlockConfig (None: any)."""
+
+    kernel: str
+    value_bytes: int  # 4: float32, 2: float16 / bfloat16
+    op: str | None = None  # "gap", "gmp", "concat_pool"
+    argmax: bool | None = None  # the forward keeps the position of each maximum (training max pooling)
+    map_size: str | None = None  # map_size_class(H * W)
+    channels: str | None = None  # channels_class(C), channels_last only
+
+
+def map_size_class(size: int) -> str:
+    """Coarse class of a map of `size` = H * W values: "short" (<= 64), "mid" (<= 2048) or "long"."""
+    return "short" if size <= 64 else "mid" if size <= 2048 else "long"
+
+
+def channels_class(channels: int) -> str:
+    """Coarse class of a channel count: "narrow" (< 128), "mid" (< 512) or "wide"."""
+    return "wide" if channels >= 512 else "mid" if channels >= 128 else "narrow"
+
+
+def _short(op: str, value_bytes: int, argmax: bool, rows: int, cols: int, warps: int, key: str = "auto"):
+    """A short_forward table entry."""
+    return ShapeClass("short_forward", value_bytes, op, argmax), BlockConfig(rows, cols, warps, argmax=key)
+
+
+B = BlockConfig
+# Measured on an H100 80GB HBM3 (132 SMs, 3.0 TB/s copy) with benchmarks/bench_gpu_pool.py --sweep / --variants.
+H100: dict[ShapeClass, BlockConfig | str | None] = dict(
+    [
+        _short("gap", 4, False, 16, 16, 1),
+        _short("gmp", 4, False, 16, 16, 1),
+        _short("gmp", 4, True, 16, 8, 1, "key64"),
+        _short("concat_pool", 4, False, 16, 8, 1),
+        _short("concat_pool", 4, True, 16, 8, 1, "key64"),
+        _short("gap", 2, False, 128, 4, 4),
+        _short("gmp", 2, False, 128, 4, 4),
+        _short("gmp", 2, True, 128, 4, 4, "key32"),
+        _short("concat_pool", 2, False, 128, 4, 4),
+        _short("concat_pool", 2, True, 128, 4, 4, "reduce"),
+    ]
+)
+H100.update(
+    {
+        ShapeClass("window_forward", 4, "gap"): B(32, warps=4),
+        ShapeClass("window_forward", 4, "gmp"): B(32, warps=4),
+        ShapeClass("window_forward", 4, "concat_pool"): B(16, warps=1),
+        ShapeClass("window_forward", 2, "gap"): B(32, warps=4),
+        ShapeClass("window_forward", 2, "gmp"): B(128, warps=8),
+        ShapeClass("window_forward", 2, "concat_pool"): None,  # 16-bit concat: the pairs kernel measured faster
+        ShapeClass("pairs_forward", 2, "gap", False): B(64, 16, 4),
+        ShapeClass("pairs_forward", 2, "gmp", False): B(128, 8, 4),
+        ShapeClass("pairs_forward", 2, "gmp", True): B(64, 8, 2),
+        ShapeClass("pairs_forward", 2, "concat_pool", False): B(32, 8, 2),
+        ShapeClass("pairs_forward", 2, "concat_pool", True): B(64, 8, 2),
+        ShapeClass("short_backward", 4): B(64, warps=4),
+        ShapeClass("short_backward", 2): B(128, warps=8),
+        ShapeClass("short_backward", 2, "gmp"): B(512, warps=16, packed=True),
+        ShapeClass("short_backward", 2, "concat_pool"): B(512, warps=16, packed=True),
+        ShapeClass("rows_forward", 4, None, False, "mid"): B(1, 1024, 4),
+        ShapeClass("rows_forward", 4, "concat_pool", False, "mid"): B(2, 1024, 8),
+        ShapeClass("rows_forward", 4, None, True, "mid"): B(4, 256, 4, stages=3),
+        ShapeClass("rows_backward", 4, map_size="mid"): B(1, 1024, 4),
+        ShapeClass("channels_last_forward", 2, None, True, "short", "wide"): B(16, 128, 4),
+        ShapeClass("channels_last_backward", 2, map_size="short", channels="wide"): B(4, 512, 4),
+        ShapeClass("channels_last_forward", 2, None, False, "long", "narrow"): B(32, 64, 4, stages=4),
+        ShapeClass("channels_last_forward", 2, None, True, "long", "narrow"): B(32, 64, 4, stages=4),
+        ShapeClass("channels_last_backward", 2, map_size="long", channels="narrow"): B(64, 64, 8),
+    }
+)
+# Short channels_last maps whose argmax is not kept: PyTorch's reductions measured faster on an H100 (67-90 % of
+# copy bandwidth; for concat two of them, ~40 %, against 21-34 % for the kernel), so the forward is theirs.
+H100.update(
+    {
+        ShapeClass("channels_last_forward", size, None, False, "short", width): PYTORCH
+        for size in (4, 2)
+        for width in ("narrow", "mid", "wide")
+    }
+)
+
+# An H200 (132 SMs, 4.3 TB/s copy): the H100's records until its own measurements below replace them.
+H200: dict[ShapeClass, BlockConfig | str | None] = dict(H100)
+
+TABLES: dict[str, dict[ShapeClass, BlockConfig | str | None]] = {"H100": H100, "H200": H200}
+
+_OVERRIDES: dict[str, BlockConfig | str | None] = {}
+_MISSING = object()
+
+
+@functools.cache
+def _device_table(index: int) -> str:
+    """The name of the table for CUDA device `index`."""
+    name = torch.cuda.get_device_name(index)
+    return next((key for key in TABLES if key in name), "H100")
+
+
+def table_name(device: torch.device | str | int | None = None) -> str:
+    """Which of `TABLES` serves `device` ("H200" on an H200; the H100's everywhere else, the CPU interpreter too)."""
+    device = torch.device("cuda", device) if isinstance(device, int) else torch.device(device or "cpu")
+    if device.type != "cuda":
+        return "H100"
+    return _device_table(device.index if device.index is not None else torch.cuda.current_device())
+
+
+def config(key: ShapeClass, device: torch.device, default: BlockConfig | str | None) -> BlockConfig | str | None:
+    """A launch's record: an `override` of its kernel, else the device table's (op-specific first), else `default`."""
+    if key.kernel in _OVERRIDES:
+        return _OVERRIDES[key.kernel]
+    table = TABLES[table_name(device)]
+    found = table.get(key, _MISSING)
+    if found is _MISSING and key.op is not None:
+        found = table.get(key._replace(op=None), _MISSING)
+    return default if found is _MISSING else found
+
+
+@contextlib.contextmanager
+def override(**records: BlockConfig | str | None) -> Iterator[None]:
+    """Inside the block, every launch of each named kernel uses the given record (None: don't use that kernel)."""
+    unknown = set(records) - set(KERNELS)
+    if unknown:
+        raise ValueError(f"override: unknown kernel names {sorted(unknown)}; expected some of {sorted(KERNELS)}")
+    for name, record in records.items():
+        if not (record is None or record == PYTORCH or isinstance(record, BlockConfig)):
+            raise TypeError(f"override: {name} must be a BlockConfig, None or PYTORCH, got {record!r}")
+    saved = dict(_OVERRIDES)
+    _OVERRIDES.update(records)
+    try:
+        yield
+    finally:
+        _OVERRIDES.clear()
+        _OVERRIDES.update(saved)
+
+
+def set_config(table: str, key: ShapeClass, record: BlockConfig | str | None) -> None:
+    """Put `record` into the tuning table named `table` (e.g. a sweep's pick) for launches of shape class `key`."""
+    if table not in TABLES:
+        raise ValueError(f"set_config: table must be one of {sorted(TABLES)}, got {table!r}")
+    if not isinstance(key, ShapeClass) or key.kernel not in KERNELS:
+        raise ValueError(f"set_config: key must be a ShapeClass of one of {sorted(KERNELS)}, got {key!r}")
+    TABLES[table][key] = record
