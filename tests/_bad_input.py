@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["bad", "check_bad_input"]
+__all__ = ["bad", "check_bad_input", "int_rows", "tensor_rows"]
 
 
 def bad(id: str, call: Callable, exc: type[BaseException] | tuple[type[BaseException], ...], phrase: str):
@@ -35,10 +35,43 @@ def bad(id: str, call: Callable, exc: type[BaseException] | tuple[type[BaseExcep
 
 def check_bad_input(call: Callable, exc, phrase: str, tmp_path: Path | None = None) -> BaseException:
     """Run one row: the exception type, the phrase, and a message of one non-empty line."""
-    takes_path = len(inspect.signature(call).parameters) == 1
+    params = inspect.signature(call).parameters.values()
+    takes_path = sum(p.default is inspect.Parameter.empty for p in params) == 1
     with pytest.raises(exc) as info:
         call(tmp_path) if takes_path else call()
     msg = str(info.value)
     assert phrase in msg, f"{phrase!r} not in message {msg!r}"
     assert msg.strip() and "\n" not in msg.strip(), f"message is not one line: {msg!r}"
     return info.value
+
+
+def int_rows(id: str, call: Callable[[object], object], name: str, minimum: int, none_ok: bool = False) -> list:
+    """Rows for an int argument `name` of at least `minimum`: `call(value)` must refuse each bad value.
+
+    With `none_ok`, None is a valid value of the argument and gets no row.
+    """
+    rows = [
+        bad(f"{id} {name}={minimum - 1}", lambda: call(minimum - 1), ValueError, f"{name} must be >= {minimum}"),
+        bad(f"{id} {name}={minimum - 100}", lambda: call(minimum - 100), ValueError, f"{name} must be >= {minimum}"),
+    ]
+    for v in (minimum + 0.5, str(minimum + 1), *(() if none_ok else (None,)), True, float("nan")):
+        rows.append(bad(f"{id} {name}={v!r}", lambda v=v: call(v), TypeError, f"{name} must be an int"))
+    return rows
+
+
+def tensor_rows(id: str, call: Callable[[object], object], name: str) -> list:
+    """Rows for an `(N, C, H, W)` float tensor argument `name`: `call(value)` must refuse each bad value."""
+    import numpy as np
+    import torch
+
+    return [
+        bad(f"{id} {name}=list", lambda: call([[1.0]]), TypeError, f"{name} must be a torch.Tensor"),
+        bad(f"{id} {name}=numpy", lambda: call(np.zeros((2, 3, 8, 8), np.float32)), TypeError, "torch.Tensor"),
+        bad(f"{id} {name}=None", lambda: call(None), TypeError, f"{name} must be a torch.Tensor"),
+        bad(f"{id} {name} 3-D", lambda: call(torch.rand(3, 8, 8)), ValueError, "add a batch axis"),
+        bad(f"{id} {name} 2-D", lambda: call(torch.rand(8, 8)), ValueError, f"{name} must be 4-D"),
+        bad(f"{id} {name} 5-D", lambda: call(torch.rand(1, 2, 3, 8, 8)), ValueError, f"{name} must be 4-D"),
+        bad(f"{id} {name} uint8", lambda: call(torch.zeros(2, 3, 8, 8, dtype=torch.uint8)), TypeError, "floating"),
+        bad(f"{id} {name} int64", lambda: call(torch.zeros(2, 3, 8, 8, dtype=torch.long)), TypeError, "floating"),
+        bad(f"{id} {name} empty grid", lambda: call(torch.rand(2, 3, 0, 8)), ValueError, "empty grid"),
+    ]
