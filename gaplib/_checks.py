@@ -22,6 +22,8 @@ __all__ = [
     "check_class_index",
     "check_dir",
     "check_fraction",
+    "check_map_stack",
+    "check_boxes",
     "machine_memory",
     "MAX_SECONDS",
 ]
@@ -167,3 +169,33 @@ def check_dir(path: str | Path, name: str = "folder") -> Path:
         raise FileNotFoundError(f"{name} {str(p)!r} does not exist or is not a directory")
     return p
 
+
+def check_map_stack(maps: object, name: str = "maps") -> torch.Tensor:
+    """Check that `maps` is a floating `(N, H, W)` stack of maps (or one `(H, W)` map) of finite values; returns 3-D."""
+    if not isinstance(maps, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (N, H, W) or (H, W), got {type(maps).__name__}")
+    if maps.ndim not in (2, 3):
+        hint = "; pass one class's maps, e.g. maps[:, k]" if maps.ndim == 4 else ""
+        got = f"{maps.ndim}-D shape {tuple(maps.shape)}"
+        raise ValueError(f"{name} must be 3-D (N, H, W) or 2-D (H, W), got {got}{hint}")
+    if not maps.is_floating_point():
+        raise TypeError(f"{name} must be a floating tensor, got {maps.dtype}; use maps.float()")
+    if maps.numel() == 0:
+        raise ValueError(f"{name} is empty: shape {tuple(maps.shape)}")
+    if not bool(torch.isfinite(maps).all()):
+        raise ValueError(f"{name} holds NaN or inf values")
+    return maps if maps.ndim == 3 else maps[None]
+
+
+def check_boxes(boxes: object, name: str = "boxes") -> torch.Tensor:
+    """Check that `boxes` is `(N, 4)` (or one `(4,)`) of finite (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1."""
+    if not isinstance(boxes, torch.Tensor):
+        got = type(boxes).__name__
+        raise TypeError(f"{name} must be a torch.Tensor of (x0, y0, x1, y1) boxes, shape (N, 4) or (4,), got {got}")
+    if boxes.shape[-1:] != (4,) or boxes.ndim not in (1, 2):
+        raise ValueError(f"{name} must have shape (N, 4) or (4,) as (x0, y0, x1, y1), got {tuple(boxes.shape)}")
+    if not bool(torch.isfinite(boxes.float()).all()):
+        raise ValueError(f"{name} holds NaN or inf coordinates")
+    if bool((boxes[..., 2] < boxes[..., 0]).any() | (boxes[..., 3] < boxes[..., 1]).any()):
+        raise ValueError(f"{name} must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1; some box has x1 < x0 or y1 < y0")
+    return boxes
