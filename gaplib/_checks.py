@@ -14,6 +14,7 @@ __all__ = [
     "check_model",
     "check_int",
     "check_ints",
+    "check_widths",
     "check_number",
     "check_bool",
     "check_choice",
@@ -70,6 +71,13 @@ def check_ints(values: object, name: str, minimum: int = 1) -> list[int]:
     return [check_int(v, f"each of {name}", minimum) for v in values]
 
 
+def check_widths(widths: object, name: str = "widths") -> tuple[int, ...]:
+    """Check that `widths` is a non-empty sequence of positive channel counts."""
+    if isinstance(widths, (str, bytes, Mapping)) or not isinstance(widths, (Sequence, range)) or len(widths) == 0:
+        raise ValueError(f"{name} must be a non-empty sequence of channel counts, got {_short(widths)}")
+    return tuple(check_int(w, "each width", 1) for w in widths)
+
+
 def check_number(
     value: object, name: str, low: float = -math.inf, high: float = math.inf, low_open: bool = False
 ) -> float:
@@ -81,8 +89,11 @@ def check_number(
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if value < low or value > high or (low_open and value == low):
-        lo = "(" if low_open else "["
-        raise ValueError(f"{name} must be in {lo}{low:g}, {high:g}], got {value!r}")
+        if high == math.inf:
+            want = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            want = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be {want}, got {value!r}")
     return float(value)
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ._checks import check_int, check_maps, check_model
+from ._checks import check_bool, check_choice, check_cost, check_int, check_ints, check_maps, check_model, check_number
 from .data import Sample, make_shapes
 from .models import count_params
 from .train import accuracy, evaluate, fit, predict, set_seed
@@ -42,13 +42,6 @@ SWEEP_SEED = 20_000  # default seed of freshly made test images: no course split
 _PAD_MODES = ("replicate", "reflect", "constant", "circular")
 
 
-def _check_ints(values: object, name: str, minimum: int) -> list[int]:
-    """Check that `values` is a non-empty sequence of ints >= `minimum`."""
-    if isinstance(values, (int, str)) or not isinstance(values, Sequence) or len(values) == 0:
-        raise ValueError(f"{name} must be a non-empty list of ints, got {values!r}")
-    return [check_int(v, f"each of {name}", minimum) for v in values]
-
-
 def size_sweep(
     model: nn.Module,
     sizes: Sequence[int],
@@ -64,18 +57,27 @@ def size_sweep(
     and any-size models plot side by side.
     """
     check_model(model)
-    sizes = _check_ints(sizes, "sizes", 1)
+    sizes = check_ints(sizes, "sizes", 1)
     check_int(n, "n", 1)
     check_int(seed, "seed", 0)
+    check_int(bs, "bs", 1)
     if not callable(make):
         raise TypeError(f"make must be callable as make(n, size, seed) -> Sample, got {type(make).__name__}")
-    out = {}
+    pixels = n * sum(s * s for s in sizes)
+    check_cost(f"size_sweep over {len(sizes)} sizes of {n} images", 3e-7 * pixels, 4 * 21 * 3 * n * max(sizes) ** 2,
+               "use fewer or smaller sizes, or a smaller n")
+    out, errors = {}, []
     for size in sizes:
         sample = make(n, size, seed)
+        if not isinstance(sample, tuple) or not hasattr(sample, "images") or not hasattr(sample, "labels"):
+            raise TypeError(f"make(n, size, seed) must return a gaplib.data.Sample, got {type(sample).__name__}")
         try:
             out[size] = accuracy(model, sample.images, sample.labels, bs)
-        except RuntimeError:  # the model cannot run at this size
+        except RuntimeError as e:  # the model cannot run at this size
             out[size] = math.nan
+            errors.append(" ".join(str(e).split())[:150])
+    if len(errors) == len(sizes):
+        raise ValueError(f"model cannot run at any of the sizes {sizes} (not size-locked but broken): {errors[0]}")
     return out
 
 
@@ -107,7 +109,12 @@ def flip_rate(
     """Fraction of predictions that change when `images` move by `s` px, averaged over right, left, down, up."""
     check_model(model)
     check_maps(images, "images")
-    shifts = _check_ints(shifts, "shifts", 0)
+    if len(images) == 0:
+        raise ValueError("images is empty: there is nothing to shift")
+    if not torch.isfinite(images).all():
+        raise ValueError("images holds NaN or inf values; a flip rate needs finite images")
+    shifts = check_ints(shifts, "shifts", 0)
+    check_int(bs, "bs", 1)
     if mode not in _PAD_MODES:
         raise ValueError(f"mode must be one of {_PAD_MODES}, got {mode!r}")
     if max(shifts) >= min(images.shape[2:]):
@@ -142,10 +149,16 @@ def run_ablation(
     if not isinstance(builders, Mapping) or not builders:
         raise ValueError("builders must be a non-empty {name: function returning a fresh nn.Module} dict")
     for name, build in builders.items():
-        if not callable(build):
+        if not callable(build) or isinstance(build, nn.Module):  # a model, not a builder: every seed would share it
             raise TypeError(f"builders[{name!r}] must be callable with no arguments, got {type(build).__name__}")
-    seeds = _check_ints(seeds, "seeds", 0)
+    seeds = check_ints(seeds, "seeds", 0)
     check_int(epochs, "epochs", 1)
+    check_number(lr, "lr", 0.0, low_open=True)
+    check_bool(keep_models, "keep_models")
+    check_bool(progress, "progress")
+    for dl, what in ((train_dl, "train_dl"), (valid_dl, "valid_dl")):
+        if not isinstance(dl, DataLoader):
+            raise TypeError(f"{what} must be a torch DataLoader, got {type(dl).__name__}; see gaplib.data.make_loader")
     runs = [(name, seed) for name in builders for seed in seeds]
     if progress:
         from fastprogress.fastprogress import progress_bar
@@ -182,6 +195,9 @@ def summarize(rows: Sequence[Mapping]) -> list[dict]:
         if not isinstance(r, Mapping) or not need <= set(r):
             got = sorted(r) if isinstance(r, Mapping) else repr(r)
             raise ValueError(f"each row needs the keys {sorted(need)}, got {got}")
+        for key in ("valid_acc", "overfit", "head_params"):
+            if isinstance(r[key], bool) or not isinstance(r[key], (int, float)) or not math.isfinite(r[key]):
+                raise ValueError(f"row {r['config']!r} has {key} = {r[key]!r}; it must be a finite number")
     out = []
     for name in dict.fromkeys(r["config"] for r in rows):
         group = [r for r in rows if r["config"] == name]
@@ -204,6 +220,13 @@ def plot_curves(
     """One line per `{name: {x: y}}` curve; NaN values are drawn as × on the x axis, labelled "cannot run"."""
     if not isinstance(curves, Mapping) or not curves or not all(isinstance(c, Mapping) and c for c in curves.values()):
         raise ValueError("curves must be a non-empty {name: {x: y}} dict of non-empty dicts")
+    for name, curve in curves.items():
+        for x, y in curve.items():
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (x, y)):
+                raise TypeError(f"curves[{name!r}] must map numbers to numbers, got {x!r}: {y!r}")
+    for label, what in ((xlabel, "xlabel"), (ylabel, "ylabel")):
+        if not isinstance(label, str):
+            raise TypeError(f"{what} must be a str, got {type(label).__name__}")
     fig, ax = plt.subplots(figsize=(6, 3))
     for i, (name, curve) in enumerate(curves.items()):
         xs = sorted(curve)

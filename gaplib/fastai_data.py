@@ -34,6 +34,21 @@ def _split_names(root: Path) -> tuple[str, str]:
     raise FileNotFoundError(f"{str(root)!r} has no validation folder: expected valid/ or val/ beside train/")
 
 
+def _check_images(files: list) -> None:
+    """Check that every image file opens: a corrupt, truncated or empty one would fail only at its batch."""
+    from PIL import Image
+
+    for f in files:
+        try:
+            if Path(f).stat().st_size == 0:
+                raise OSError("the file is empty")
+            with Image.open(f) as im:
+                im.verify()
+        except Exception as e:  # PIL raises many kinds for broken files
+            reason = " ".join(str(e).split()) or type(e).__name__
+            raise ValueError(f"cannot read image {str(f)!r} (corrupt, truncated or not an image): {reason}") from None
+
+
 def folder_dls(
     path: str | Path, size: int, bs: int = 64, seed: int = 0, device: torch.device | str | None = None
 ) -> DataLoaders:
@@ -61,6 +76,11 @@ def folder_dls(
         stray = next((f for f in files if f.parent.parent != root / split), None)
         if stray is not None:
             raise ValueError(f"{str(stray)!r} is not one level below {split}/: the layout is {split}/<class>/<image>")
+        _check_images(files)
+    names = {split: {f.parent.name for f in get_image_files(root / split)} for split in (train, valid)}
+    lacking = sorted(names[valid] - names[train])
+    if lacking:
+        raise ValueError(f"{valid}/ has the class {lacking[0]!r} that {train}/ lacks: a model cannot learn it")
     dblock = DataBlock(
         blocks=(ImageBlock, CategoryBlock),
         get_items=partial(get_image_files, folders=[train, valid]),

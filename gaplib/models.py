@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ._checks import check_fraction, check_int, check_model
+from ._checks import check_cost, check_fraction, check_int, check_model, check_widths
 from .pool import GlobalAvgPool
 
 __all__ = [
@@ -66,6 +66,10 @@ def post_model(n_classes: int = 10) -> nn.Sequential:
 
 def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
     """3x3 convolution, BatchNorm, ReLU; `stride=2` halves the grid (rounding up)."""
+    check_int(in_channels, "in_channels", 1)
+    check_int(out_channels, "out_channels", 1)
+    check_int(stride, "stride", 1)
+    _check_param_memory("conv_block", 9 * in_channels * out_channels)
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
         nn.BatchNorm2d(out_channels),
@@ -73,18 +77,16 @@ def conv_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Seque
     )
 
 
-def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
-    """Check that `widths` is a non-empty sequence of positive ints."""
-    if isinstance(widths, int) or len(widths) == 0:
-        raise ValueError(f"widths must be a non-empty sequence of channel counts, got {widths!r}")
-    for w in widths:
-        check_int(w, "each width", 1)
-    return tuple(widths)
+def _check_param_memory(what: str, n_params: int) -> None:
+    """Refuse up front a layer whose weights would not fit in memory (4 bytes each, 4 copies to train)."""
+    hint = "use fewer channels or a smaller size"
+    check_cost(f"{what} with {n_params:,} weights", 5e-9 * n_params, 16 * n_params, hint)
 
 
 def conv_body(widths: Sequence[int] = DEFAULT_WIDTHS, in_channels: int = 3) -> nn.Sequential:
     """Feature extractor: one `conv_block` + `MaxPool2d(2)` per width, so the grid shrinks 2x per stage."""
-    widths = _check_widths(widths)
+    widths = check_widths(widths)
+    check_int(in_channels, "in_channels", 1)
     layers, ni = [], in_channels
     for nf in widths:
         layers += [conv_block(ni, nf), nn.MaxPool2d(2)]
@@ -95,6 +97,7 @@ def conv_body(widths: Sequence[int] = DEFAULT_WIDTHS, in_channels: int = 3) -> n
 def grid_size(size: int, n_stages: int) -> int:
     """Side of the grid that `conv_body` with `n_stages` widths leaves from a `size` px image."""
     check_int(size, "size", 1)
+    check_int(n_stages, "n_stages", 0)
     g = size // 2**n_stages
     if g < 1:
         raise ValueError(f"a {size} px image is too small for {n_stages} pooling stages (grid would be 0 x 0)")
@@ -114,8 +117,11 @@ def flatten_cnn(
     dropout: float = 0.0,
 ) -> nn.Sequential:
     """The classic design: `conv_body` → Flatten → Linear(C·g·g, hidden) → ReLU → [Dropout] → Linear; one size only."""
-    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
+    widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
     g, p = grid_size(size, len(widths)), check_fraction(dropout, "dropout")
+    if hidden is not None:
+        check_int(hidden, "hidden", 1)
+    _check_param_memory(f"flatten_cnn(size={size}) head", widths[-1] * g * g * (hidden or n_classes))
     head = [nn.Flatten(), nn.Linear(widths[-1] * g * g, hidden), nn.ReLU(inplace=True)]
     head += [nn.Dropout(p)] if p > 0 else []
     head += [nn.Linear(hidden, n_classes)]
@@ -138,13 +144,13 @@ def stride_cnn(size: int, n_classes: int, width: int = 32) -> nn.Sequential:
 
 def gap_cnn(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:
     """Fully convolutional: `conv_body` → `GlobalAvgPool` → Linear; works at any input size."""
-    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
+    widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
     return _model(conv_body(widths), nn.Sequential(GlobalAvgPool(), nn.Linear(widths[-1], n_classes)))
 
 
 def nin_net(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:
     """Network-in-Network head: a 1x1 conv makes one map per class, `GlobalAvgPool` turns each into a logit."""
-    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
+    widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
     head = nn.Sequential(nn.Conv2d(widths[-1], n_classes, 1), GlobalAvgPool())
     return _model(conv_body(widths), head)
 
@@ -168,7 +174,12 @@ def count_params(model: nn.Module) -> dict[str, int]:
         body, head = n(children["body"]), n(children["head"])
     elif isinstance(model, nn.Sequential):
         layers = list(model)
-        cut = next((i for i, m in enumerate(layers) if isinstance(m, _HEAD_STARTS)), len(layers))
+        cut = next((i for i, m in enumerate(layers) if isinstance(m, _HEAD_STARTS)), None)
+        if cut is None:
+            raise ValueError(
+                "count_params cannot split this nn.Sequential into body and head: it has no Flatten or global"
+                " pooling layer; give the model `body`/`head` children"
+            )
         body, head = sum(n(m) for m in layers[:cut]), sum(n(m) for m in layers[cut:])
     else:
         raise ValueError("count_params needs `body`/`head` children or an nn.Sequential with a pooling/Flatten layer")

@@ -108,6 +108,9 @@ def _check_knob(value: object, name: str) -> float | torch.Tensor:
         if value.numel() != 1 or not value.is_floating_point():
             got = f"{value.dtype} {tuple(value.shape)}"
             raise ValueError(f"{name} must be a number or a one-element float tensor, got {got}")
+        v = float(value.detach())
+        if not (v > 0 and math.isfinite(v)):
+            raise ValueError(f"{name} must be positive and finite, got the tensor value {v!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
@@ -132,11 +135,18 @@ def lse_pool(x: torch.Tensor, r: float | torch.Tensor = 5.0) -> torch.Tensor:
     """Log-sum-exp pooling `log(mean(exp(r * x))) / r` per map, `(N, C, H, W) -> (N, C)`.
 
     A smooth maximum: a small `r` approaches average pooling, a large `r` max pooling. Unlike `gem` it
-    accepts negative values, and `torch.logsumexp` keeps it from overflowing at any `r`.
+    accepts negative values, and it never overflows: it is computed as `m + lse(r * (x - m)) / r` with `m`
+    each map's max, so `exp` only ever sees values <= 0. `r` must be finite in `x`'s dtype.
     """
     check_maps(x)
     r = _check_knob(r, "r")
-    return (torch.logsumexp(x.flatten(2) * r, dim=2) - math.log(x.shape[2] * x.shape[3])) / r
+    top = torch.finfo(x.dtype).max
+    rv = float(r.detach()) if isinstance(r, torch.Tensor) else r
+    if rv > top:
+        raise ValueError(f"r = {rv:.3g} overflows {x.dtype} (largest {top:.3g}); use a smaller r")
+    m = x.detach().amax((2, 3), keepdim=True)  # d(result)/dm is exactly 0, so m needs no gradient
+    lse = torch.logsumexp((x - m).flatten(2) * r, dim=2) - math.log(x.shape[2] * x.shape[3])
+    return m.flatten(1) + lse / r
 
 
 class _KnobPool(nn.Module):

@@ -42,6 +42,11 @@ def compare(
     """
     if not isinstance(fns, Mapping) or not fns:
         raise ValueError("fns must be a non-empty {name: callable} dict, e.g. {'mean': lambda x: x.mean((2, 3))}")
+    for name, fn in fns.items():
+        if not callable(fn):
+            raise TypeError(f"each fn must be callable, got {type(fn).__name__} for fns[{name!r}]")
+    check_int(reps, "reps", 1)
+    check_int(warmup, "warmup", 0)
     check_int(rounds, "rounds", 1)
     best = {name: float("inf") for name in fns}
     for r in range(rounds):

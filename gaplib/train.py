@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ._checks import check_int, check_maps, check_model
+from ._checks import check_bool, check_int, check_labels, check_maps, check_model, check_number
 from .device import resolve_device
 
 __all__ = ["set_seed", "History", "fit", "evaluate", "predict", "accuracy"]
@@ -42,6 +42,8 @@ class History:
     @property
     def overfit(self) -> float:
         """Final train accuracy minus final valid accuracy: how much the model overfits."""
+        if not self.train_acc or not self.valid_acc:
+            raise ValueError("this History is empty: train with fit() first")
         return self.train_acc[-1] - self.valid_acc[-1]
 
     def __repr__(self) -> str:
@@ -62,6 +64,23 @@ def _check_loader(dl: object, name: str) -> DataLoader:
     return dl
 
 
+def _check_batch(batch: object, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check that a loader's `batch` is an (images, labels) pair of tensors."""
+    if not isinstance(batch, (list, tuple)) or len(batch) != 2 or not all(isinstance(t, torch.Tensor) for t in batch):
+        got = f"{type(batch).__name__} of {len(batch)}" if isinstance(batch, (list, tuple)) else type(batch).__name__
+        raise TypeError(f"{where} must yield (images, labels) pairs of tensors, got a {got}")
+    return batch[0], batch[1]
+
+
+def _check_output(out: object, yb: torch.Tensor, where: str) -> torch.Tensor:
+    """Check that the model gave `(N, n_classes)` logits for a batch and that its labels `yb` are in range."""
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or len(out) != len(yb):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"model must return ({len(yb)}, n_classes) logits for {where}, got {got}")
+    check_labels(yb, len(out), out.shape[1], f"labels of {where}")
+    return out
+
+
 def _progress(it, total: int, show: bool, desc: str):
     """Wrap `it` in a fastprogress bar when `show`, else return it unchanged."""
     if not show:
@@ -76,13 +95,15 @@ def _progress(it, total: int, show: bool, desc: str):
 @torch.no_grad()
 def evaluate(model: nn.Module, dl: DataLoader, device: torch.device | str | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of `model` over `dl`."""
+    check_model(model)
     _check_loader(dl, "dl")
     device = resolve_device(device)
     model.to(device).eval()
     loss, correct, n = 0.0, 0, 0
-    for xb, yb in dl:
+    for i, batch in enumerate(dl):
+        xb, yb = _check_batch(batch, "dl")
         xb, yb = xb.to(device), yb.to(device)
-        out = model(xb)
+        out = _check_output(model(xb), yb, f"batch {i + 1} of dl")
         loss += F.cross_entropy(out, yb, reduction="sum").item()
         correct += (out.argmax(1) == yb).sum().item()
         n += len(yb)
@@ -109,8 +130,12 @@ def fit(
     _check_loader(train_dl, "train_dl")
     _check_loader(valid_dl, "valid_dl")
     check_int(epochs, "epochs", 1)
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+    check_number(lr, "lr", 0.0, low_open=True)
+    check_number(weight_decay, "weight_decay", 0.0)
+    check_int(seed, "seed", 0)
+    check_bool(progress, "progress")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no trainable parameters: there is nothing for fit to train")
     device = resolve_device(device)
     set_seed(seed)
     if train_dl.generator is not None:
@@ -122,10 +147,16 @@ def fit(
     for epoch in range(epochs):
         model.train()
         loss_sum, correct, n = 0.0, 0, 0
-        for xb, yb in _progress(train_dl, len(train_dl), progress, f"epoch {epoch + 1}/{epochs}"):
+        for i, batch in enumerate(_progress(train_dl, len(train_dl), progress, f"epoch {epoch + 1}/{epochs}")):
+            where = f"epoch {epoch + 1}/{epochs}, batch {i + 1}/{len(train_dl)}"
+            xb, yb = _check_batch(batch, "train_dl")
             xb, yb = xb.to(device), yb.to(device)
-            out = model(xb)
+            out = _check_output(model(xb), yb, where)
             loss = F.cross_entropy(out, yb)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"training loss became {loss.item()} at {where} (lr={lr}); lower lr or look for NaN/inf in the data"
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -149,16 +180,29 @@ def predict(
     model: nn.Module, images: torch.Tensor, bs: int = 256, device: torch.device | str | None = None
 ) -> torch.Tensor:
     """Logits of `model` for `images` `(N, 3, H, W)`, computed in batches, returned on the CPU."""
+    check_model(model)
     check_maps(images, "images")
+    if len(images) == 0:
+        raise ValueError("images is empty: there is nothing to predict")
+    if not torch.isfinite(images).all():
+        raise ValueError("images holds NaN or inf values; predictions on them would be meaningless")
     check_int(bs, "bs", 1)
     device = resolve_device(device)
     model.to(device).eval()
-    return torch.cat([model(images[i : i + bs].to(device)).float().cpu() for i in range(0, len(images), bs)])
+    outs = []
+    for i in range(0, len(images), bs):
+        out = model(images[i : i + bs].to(device))
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(f"model must return (N, n_classes) logits, got {got}; is its head missing a pooling?")
+        outs.append(out.float().cpu())
+    return torch.cat(outs)
 
 
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, bs: int = 256) -> float:
     """Fraction of `images` whose predicted class equals `labels`."""
-    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or len(labels) != len(images):
-        got = getattr(labels, "shape", labels)
-        raise ValueError(f"labels must be a 1-D tensor with one label per image ({len(images)}), got {got}")
-    return (predict(model, images, bs).argmax(1) == labels).float().mean().item()
+    check_maps(images, "images")
+    check_labels(labels, len(images))
+    logits = predict(model, images, bs)
+    check_labels(labels, len(images), logits.shape[1])
+    return (logits.argmax(1) == labels).float().mean().item()

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from ._checks import check_int, check_maps
+from ._checks import check_bool, check_int, check_maps
 from .train import History
 
 __all__ = ["show_batch", "plot_history", "show_feature_maps", "plot_bars"]
@@ -29,8 +29,23 @@ def show_batch(
     n = min(n, len(images))
     if n == 0:
         raise ValueError("images is empty: nothing to show")
-    if boxes is not None and (boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) < n):
-        raise ValueError(f"boxes must be (N, 4) with one (x0, y0, x1, y1) per image, got {tuple(boxes.shape)}")
+    if boxes is not None and (not isinstance(boxes, torch.Tensor) or boxes.ndim != 2 or boxes.shape[1] != 4
+                              or len(boxes) < n):
+        got = tuple(boxes.shape) if isinstance(boxes, torch.Tensor) else type(boxes).__name__
+        raise ValueError(f"boxes must be an (N, 4) tensor with one (x0, y0, x1, y1) per image, got {got}")
+    if classes is not None and (isinstance(classes, str) or not isinstance(classes, Sequence) or not classes):
+        raise TypeError(f"classes must be a sequence of class names, got {type(classes).__name__}")
+    if labels is not None:
+        if isinstance(labels, torch.Tensor):
+            labels = labels.tolist() if labels.ndim == 1 else None
+        if not isinstance(labels, Sequence) or len(labels) < n or not all(
+            isinstance(y, int) and not isinstance(y, bool) for y in labels[:n]
+        ):
+            raise ValueError(f"labels must be a 1-D tensor or list of {n} or more int class indices")
+        top = len(classes) if classes is not None else None
+        bad = next((y for y in labels[:n] if y < 0 or (top is not None and y >= top)), None)
+        if bad is not None:
+            raise ValueError(f"labels holds {bad}, outside the class indices 0..{(top or 1) - 1} of classes")
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, min(n, ncols), figsize=(1.4 * min(n, ncols), 1.55 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -54,6 +69,8 @@ def plot_history(histories: History | Mapping[str, History], metric: str = "acc"
         raise ValueError(f"metric must be 'acc' or 'loss', got {metric!r}")
     if isinstance(histories, History):
         histories = {"model": histories}
+    if not isinstance(histories, Mapping):
+        raise TypeError(f"histories must be a History or a {{name: History}} dict, got {type(histories).__name__}")
     if not histories or not all(isinstance(h, History) and h.train_loss for h in histories.values()):
         raise ValueError("histories must be a History or a non-empty {name: History} dict of trained runs")
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -79,7 +96,10 @@ def show_feature_maps(
     if maps.shape[0] != 1:
         raise ValueError(f"show_feature_maps shows one image's maps: got a batch of {maps.shape[0]}; pass maps[i]")
     check_int(n, "n", 1)
+    check_int(ncols, "ncols", 1)
     n = min(n, maps.shape[1])
+    if titles is not None and (isinstance(titles, str) or not isinstance(titles, Sequence) or len(titles) < n):
+        raise ValueError(f"titles must be a list of at least {n} strings (one per map shown), got {titles!r}")
     nrows, ncols = math.ceil(n / ncols), min(n, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.4 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -93,8 +113,18 @@ def show_feature_maps(
 
 def plot_bars(values: Mapping[str, float], ylabel: str, log: bool = False, title: str | None = None) -> plt.Figure:
     """A labelled bar chart of `{name: value}` (parameter counts, accuracies, timings)."""
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a {{name: number}} dict, got {type(values).__name__}")
     if not values:
         raise ValueError("values is empty: nothing to plot")
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"values[{name!r}] must be a finite number, got {v!r}")
+    if not isinstance(ylabel, str):
+        raise TypeError(f"ylabel must be a str, got {type(ylabel).__name__}")
+    check_bool(log, "log")
+    if log and min(values.values()) <= 0:
+        raise ValueError(f"log=True needs positive values, got {min(values.values())!r}")
     fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(values)), 3.2))
     bars = ax.bar(list(values), list(values.values()), color=[f"C{i}" for i in range(len(values))])
     ax.bar_label(bars, labels=[f"{v:,.3g}" if isinstance(v, float) else f"{v:,}" for v in values.values()], fontsize=8)

@@ -1,0 +1,156 @@
+"""Bad input to gaplib.device, timing, exercises and fastai_data: one row per input, each refused in one line."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from _bad_input import bad, check_bad_input, int_rows
+
+from gaplib import device, exercises, timing
+
+
+def _ok(a):
+    assert a == 1
+
+
+def _folder(tmp, files=None, valid_classes=("a", "b")):
+    """A train/valid image folder under `tmp/f` plus `files` {relative path: bytes}."""
+    from PIL import Image
+
+    root = tmp / "f"
+    for split, classes in (("train", ("a", "b")), ("valid", valid_classes)):
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(2):
+                Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)).save(root / split / cls / f"{i}.png")
+    for rel, content in (files or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(content)
+    return root
+
+
+def _dls(path, **kw):
+    from gaplib.fastai_data import folder_dls
+
+    return folder_dls(path, **{"size": 8, **kw})
+
+
+def _png(size=32):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+NO_CUDA = not torch.cuda.is_available()
+
+ROWS = [
+    # device
+    bad("resolve_device gpu", lambda: device.resolve_device("gpu"), ValueError, "device must name a device"),
+    bad("resolve_device ''", lambda: device.resolve_device(""), ValueError, "device must name a device"),
+    bad("resolve_device 0", lambda: device.resolve_device(0), TypeError, "device must be a torch.device or a str"),
+    bad("resolve_device True", lambda: device.resolve_device(True), TypeError, "device must be a torch.device"),
+    bad("resolve_device list", lambda: device.resolve_device(["cpu"]), TypeError, "device must be"),
+    bad("resolve_device meta", lambda: device.resolve_device("meta"), ValueError, "'cpu', 'cuda' or 'mps'"),
+    bad("resolve_device cuda:99", lambda: device.resolve_device("cuda:99"), (RuntimeError, ValueError), "cuda:99"),
+    # timing
+    bad("time_fn not callable", lambda: timing.time_fn(3), TypeError, "fn must be callable"),
+    *int_rows("time_fn", lambda v: timing.time_fn(lambda: None, reps=v), "reps", 1),
+    *int_rows("time_fn", lambda v: timing.time_fn(lambda: None, warmup=v), "warmup", 0),
+    bad("compare {}", lambda: timing.compare({}), ValueError, "fns must be a non-empty"),
+    bad("compare list", lambda: timing.compare([len]), ValueError, "fns must be"),
+    bad(
+        "compare value not callable",
+        lambda: timing.compare({"a": 1}),
+        TypeError,
+        "fn must be callable, got int for fns['a']",
+    ),
+    *int_rows("compare", lambda v: timing.compare({"a": lambda: None}, rounds=v), "rounds", 1),
+    *int_rows("compare", lambda v: timing.compare({"a": lambda: None}, reps=v), "reps", 1),
+    *int_rows("compare", lambda v: timing.compare({"a": lambda: None}, warmup=v), "warmup", 0),
+    # exercises
+    bad("check test not callable", lambda: exercises.check(1, "test"), TypeError, "test must be a function"),
+    bad("check test None", lambda: exercises.check(1, None), TypeError, "test must be a function"),
+    bad("check name ''", lambda: exercises.check(1, _ok, ""), TypeError, "name must be a non-empty str"),
+    bad("check name 3", lambda: exercises.check(1, _ok, 3), TypeError, "name must be a non-empty str"),
+    bad("check wrong answer", lambda: exercises.check(2, _ok), AssertionError, ""),
+    # fastai_data.folder_dls
+    bad("folder_dls no folder", lambda t: _dls(t / "nope"), FileNotFoundError, "does not exist"),
+    bad("folder_dls path ''", lambda t: _dls(""), ValueError, "empty string"),
+    bad("folder_dls path None", lambda t: _dls(None), TypeError, "folder path"),
+    bad("folder_dls no train", lambda t: _dls((t / "x").mkdir() or t / "x"), FileNotFoundError, "no train/ folder"),
+    bad(
+        "folder_dls no valid",
+        lambda t: _dls((t / "x" / "train").mkdir(parents=True) or t / "x"),
+        FileNotFoundError,
+        "no validation folder",
+    ),
+    *int_rows("folder_dls", lambda v: _dls("/", size=v), "size", 1),
+    *int_rows("folder_dls", lambda v: _dls("/", bs=v), "bs", 1),
+    *int_rows("folder_dls", lambda v: _dls("/", seed=v), "seed", 0),
+    bad("folder_dls device gpu", lambda t: _dls(_folder(t), device="gpu"), ValueError, "device must name a device"),
+    bad(
+        "folder_dls zero-byte png",
+        lambda t: _dls(_folder(t, {"train/a/z.png": b""})),
+        ValueError,
+        "cannot read image",
+    ),
+    bad(
+        "folder_dls truncated png",
+        lambda t: _dls(_folder(t, {"valid/b/z.png": _png()[:70]})),
+        ValueError,
+        "corrupt, truncated",
+    ),
+    bad(
+        "folder_dls random bytes",
+        lambda t: _dls(_folder(t, {"train/b/z.jpg": os.urandom(200)})),
+        ValueError,
+        "cannot read image",
+    ),
+    bad(
+        "folder_dls text as png",
+        lambda t: _dls(_folder(t, {"train/b/z.png": b"plain text"})),
+        ValueError,
+        "z.png",
+    ),
+    bad(
+        "folder_dls valid class train lacks",
+        lambda t: _dls(_folder(t, valid_classes=("a", "zebra"))),
+        ValueError,
+        "the class 'zebra' that train/ lacks",
+    ),
+    bad(
+        "folder_dls image too deep",
+        lambda t: _dls(_folder(t, {"train/a/sub/z.png": _png(8)})),
+        ValueError,
+        "not one level below train/",
+    ),
+    bad(
+        "folder_dls no images in valid",
+        lambda t: _dls(_folder(t, {"valid/a/notes.txt": b"x"}, valid_classes=())),
+        FileNotFoundError,
+        "no image files under",
+    ),
+]
+if NO_CUDA:
+    ROWS += [
+        bad("resolve_device cuda", lambda: device.resolve_device("cuda"), RuntimeError, "CUDA is not available"),
+        bad("resolve_device cuda:0", lambda: device.resolve_device(torch.device("cuda:0")), RuntimeError, "CUDA"),
+        bad("folder_dls device cuda", lambda t: _dls(_folder(t), device="cuda"), RuntimeError, "CUDA is not"),
+    ]
+
+
+@pytest.mark.parametrize("call, exc, phrase", ROWS)
+def test_bad_input(call, exc, phrase, tmp_path):
+    pytest.importorskip("fastai")
+    check_bad_input(call, exc, phrase, tmp_path)
+
+
+def test_gaplib_device_env_is_checked(monkeypatch):
+    monkeypatch.setenv("GAPLIB_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="GAPLIB_DEVICE must name a device"):
+        device.default_device()

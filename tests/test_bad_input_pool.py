@@ -1,0 +1,74 @@
+"""Bad input to gaplib.pool: one row per input, each refused with a one-line error naming what was expected."""
+
+import math
+
+import pytest
+import torch
+from _bad_input import bad, check_bad_input, tensor_rows
+
+from gaplib import pool
+
+X = torch.rand(2, 3, 4, 4)
+
+KNOB_BAD = [
+    (0.0, ValueError, "must be a positive finite number"),
+    (-1.0, ValueError, "must be a positive finite number"),
+    (math.inf, ValueError, "must be a positive finite number"),
+    (math.nan, ValueError, "must be a positive finite number"),
+    ("3", TypeError, "must be a positive number"),
+    (None, TypeError, "must be a positive number"),
+    (True, TypeError, "must be a positive number"),
+    (torch.tensor(0.0), ValueError, "positive and finite, got the tensor value 0.0"),
+    (torch.tensor(-2.0), ValueError, "positive and finite"),
+    (torch.tensor(math.nan), ValueError, "positive and finite"),
+    (torch.tensor(math.inf), ValueError, "positive and finite"),
+    (torch.tensor([1.0, 2.0]), ValueError, "one-element float tensor"),
+    (torch.tensor(3), ValueError, "one-element float tensor"),
+]
+
+ROWS = [
+    *tensor_rows("gap", pool.gap, "x"),
+    *tensor_rows("gmp", pool.gmp, "x"),
+    *tensor_rows("concat_pool", pool.concat_pool, "x"),
+    *tensor_rows("gem", pool.gem, "x"),
+    *tensor_rows("lse_pool", pool.lse_pool, "x"),
+    *tensor_rows("GlobalAvgPool", pool.GlobalAvgPool(), "x"),
+    *tensor_rows("GlobalMaxPool", pool.GlobalMaxPool(), "x"),
+    *tensor_rows("ConcatPool", pool.ConcatPool(), "x"),
+    *tensor_rows("GeM", pool.GeM(), "x"),
+    *tensor_rows("LSEPool", pool.LSEPool(), "x"),
+    *[bad(f"gem p={v!r}", lambda v=v: pool.gem(X, p=v), exc, phrase) for v, exc, phrase in KNOB_BAD],
+    *[bad(f"gem eps={v!r}", lambda v=v: pool.gem(X, eps=v), exc, phrase) for v, exc, phrase in KNOB_BAD[:7]],
+    *[bad(f"lse_pool r={v!r}", lambda v=v: pool.lse_pool(X, r=v), exc, phrase) for v, exc, phrase in KNOB_BAD],
+    *[bad(f"GeM(p={v!r})", lambda v=v: pool.GeM(p=v), exc, phrase) for v, exc, phrase in KNOB_BAD[:7]],
+    *[bad(f"LSEPool(r={v!r})", lambda v=v: pool.LSEPool(r=v), exc, phrase) for v, exc, phrase in KNOB_BAD[:7]],
+    bad("lse_pool r=1e39 overflows float32", lambda: pool.lse_pool(X, r=1e39), ValueError, "overflows torch.float32"),
+    bad("lse_pool r=1e5 on float16", lambda: pool.lse_pool(X.half(), r=1e5), ValueError, "overflows torch.float16"),
+    bad("GeM learnable str", lambda: pool.GeM(learnable="yes"), TypeError, "learnable must be True or False"),
+    bad("LSEPool learnable 1", lambda: pool.LSEPool(learnable=1), TypeError, "learnable must be True or False"),
+    bad("GeM eps 0", lambda: pool.GeM(eps=0), ValueError, "eps must be a positive finite number"),
+]
+
+
+@pytest.mark.parametrize("call, exc, phrase", ROWS)
+def test_bad_input(call, exc, phrase):
+    check_bad_input(call, exc, phrase)
+
+
+def test_lse_pool_does_not_overflow_at_huge_r():
+    """The docstring's promise: any finite r gives a finite result (here close to the max), not NaN."""
+    x = torch.randn(2, 3, 5, 5) * 10
+    out = pool.lse_pool(x, r=1e30)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, pool.gmp(x), atol=1e-4, rtol=0)
+
+
+def test_lse_pool_gradient_matches_the_plain_formula():
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    r = torch.tensor(3.0, requires_grad=True)
+    pool.lse_pool(x, r).sum().backward()
+    gx, gr = x.grad.clone(), r.grad.clone()
+    x2, r2 = x.detach().clone().requires_grad_(), r.detach().clone().requires_grad_()
+    ((torch.logsumexp(x2.flatten(2) * r2, 2) - math.log(16)) / r2).sum().backward()
+    torch.testing.assert_close(gx, x2.grad)
+    torch.testing.assert_close(gr, r2.grad)

@@ -1,0 +1,65 @@
+"""Bad input to gaplib.viz: one row per input, each refused with a one-line error naming what was expected."""
+
+import math
+
+import pytest
+import torch
+from _bad_input import bad, check_bad_input, int_rows, tensor_rows
+
+from gaplib import data, train, viz
+
+S = data.make_shapes(6, 16)
+H = train.History([1.0], [0.5], [1.1], [0.4])
+MAPS = torch.rand(1, 4, 5, 5)
+
+ROWS = [
+    *tensor_rows("show_batch", lambda v: viz.show_batch(v), "images"),
+    *int_rows("show_batch", lambda v: viz.show_batch(S.images, n=v), "n", 1),
+    *int_rows("show_batch", lambda v: viz.show_batch(S.images, ncols=v), "ncols", 1),
+    bad("show_batch no images", lambda: viz.show_batch(S.images[:0]), ValueError, "images is empty"),
+    bad("show_batch boxes list", lambda: viz.show_batch(S.images, boxes=[[0, 0, 1, 1]]), ValueError, "boxes must be"),
+    bad("show_batch boxes (N, 3)", lambda: viz.show_batch(S.images, boxes=S.boxes[:, :3]), ValueError, "(N, 4)"),
+    bad("show_batch fewer boxes", lambda: viz.show_batch(S.images, boxes=S.boxes[:2]), ValueError, "one (x0, y0"),
+    bad("show_batch label 9", lambda: viz.show_batch(S.images, torch.full((6,), 9), S.classes), ValueError, "holds 9"),
+    bad("show_batch label -1", lambda: viz.show_batch(S.images, torch.full((6,), -1)), ValueError, "holds -1"),
+    bad("show_batch fewer labels", lambda: viz.show_batch(S.images, S.labels[:2]), ValueError, "labels must be"),
+    bad("show_batch float labels", lambda: viz.show_batch(S.images, S.labels.float()), ValueError, "int class"),
+    bad("show_batch 2-D labels", lambda: viz.show_batch(S.images, S.labels[:, None]), ValueError, "1-D tensor"),
+    bad("show_batch labels str", lambda: viz.show_batch(S.images, "circle"), ValueError, "labels must be"),
+    bad("show_batch classes str", lambda: viz.show_batch(S.images, S.labels, "abc"), TypeError, "classes must be"),
+    bad("show_batch classes empty", lambda: viz.show_batch(S.images, S.labels, ()), TypeError, "classes must be"),
+    bad("show_batch too few classes", lambda: viz.show_batch(S.images, S.labels, ("a",)), ValueError, "outside"),
+    # plot_history
+    bad("plot_history metric", lambda: viz.plot_history(H, "accuracy"), ValueError, "metric must be 'acc' or 'loss'"),
+    bad("plot_history None", lambda: viz.plot_history(None), TypeError, "histories must be a History"),
+    bad("plot_history list", lambda: viz.plot_history([H]), TypeError, "histories must be a History"),
+    bad("plot_history {}", lambda: viz.plot_history({}), ValueError, "non-empty {name: History}"),
+    bad("plot_history empty History", lambda: viz.plot_history(train.History()), ValueError, "trained runs"),
+    bad("plot_history dict of str", lambda: viz.plot_history({"a": "h"}), ValueError, "histories must be"),
+    # show_feature_maps
+    bad("show_feature_maps list", lambda: viz.show_feature_maps([[1.0]]), TypeError, "maps must be a torch.Tensor"),
+    bad("show_feature_maps 2-D", lambda: viz.show_feature_maps(torch.rand(5, 5)), ValueError, "maps must be 4-D"),
+    bad("show_feature_maps batch", lambda: viz.show_feature_maps(torch.rand(2, 4, 5, 5)), ValueError, "pass maps[i]"),
+    bad("show_feature_maps int", lambda: viz.show_feature_maps(MAPS.long()), TypeError, "floating"),
+    bad("show_feature_maps empty", lambda: viz.show_feature_maps(torch.rand(4, 0, 5)), ValueError, "empty grid"),
+    *int_rows("show_feature_maps", lambda v: viz.show_feature_maps(MAPS, n=v), "n", 1),
+    *int_rows("show_feature_maps", lambda v: viz.show_feature_maps(MAPS, ncols=v), "ncols", 1),
+    bad("show_feature_maps few titles", lambda: viz.show_feature_maps(MAPS, titles=["a"]), ValueError, "titles must"),
+    bad("show_feature_maps titles str", lambda: viz.show_feature_maps(MAPS, titles="abcd"), ValueError, "titles must"),
+    # plot_bars
+    bad("plot_bars {}", lambda: viz.plot_bars({}, "y"), ValueError, "values is empty"),
+    bad("plot_bars list", lambda: viz.plot_bars([1, 2], "y"), TypeError, "values must be a {name: number} dict"),
+    bad("plot_bars None", lambda: viz.plot_bars(None, "y"), TypeError, "values must be"),
+    bad("plot_bars str value", lambda: viz.plot_bars({"a": "1"}, "y"), ValueError, "values['a'] must be a finite"),
+    bad("plot_bars NaN", lambda: viz.plot_bars({"a": math.nan}, "y"), ValueError, "finite number"),
+    bad("plot_bars inf", lambda: viz.plot_bars({"a": math.inf}, "y"), ValueError, "finite number"),
+    bad("plot_bars tensor value", lambda: viz.plot_bars({"a": torch.tensor(1.0)}, "y"), ValueError, "finite number"),
+    bad("plot_bars ylabel None", lambda: viz.plot_bars({"a": 1}, None), TypeError, "ylabel must be a str"),
+    bad("plot_bars log of 0", lambda: viz.plot_bars({"a": 0, "b": 3}, "y", log=True), ValueError, "positive values"),
+    bad("plot_bars log str", lambda: viz.plot_bars({"a": 1}, "y", log="yes"), TypeError, "log must be True"),
+]
+
+
+@pytest.mark.parametrize("call, exc, phrase", ROWS)
+def test_bad_input(call, exc, phrase):
+    check_bad_input(call, exc, phrase)
