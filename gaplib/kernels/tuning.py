@@ -166,8 +166,24 @@ H100.update(
     }
 )
 
-# An H200 (132 SMs, 4.3 TB/s copy): the H100's records until its own measurements below replace them.
+# An H200 (132 SMs, 60 MiB L2, 4.26 TB/s copy): the H100's records, but for those that
+# benchmarks/bench_gpu_pool.py --sweep measured faster on one (benchmarks/reference/h200_gpu_pool.md).
 H200: dict[ShapeClass, BlockConfig | str | None] = dict(H100)
+H200.update(
+    {
+        # 16-bit 7 x 7 maps without argmax: the pairs kernel (32-bit words) beat aligned windows (75-79 % vs 66-69 %)
+        ShapeClass("window_forward", 2, "gap"): None,
+        ShapeClass("window_forward", 2, "gmp"): None,
+        ShapeClass("pairs_forward", 2, "gmp", True): B(64, 8, 2),
+        # NCHW 32 x 32 concat: 97 % against 77 % for the H100's (2, 1024, 8)
+        ShapeClass("rows_forward", 4, "concat_pool", False, "mid"): B(2, 512, 4),
+        # float32 channels_last 7 x 7 keeping the argmax: 75 % (max) against 27 %, loads four steps ahead
+        ShapeClass("channels_last_forward", 4, None, True, "short", "wide"): B(8, 256, 4, stages=4),
+        # float32 channels_last 7 x 7 concat: the kernel (59 %) beat PyTorch's two reductions and a cat (40 %) here
+        ShapeClass("channels_last_forward", 4, "concat_pool", False, "short", "wide"): B(64, 32, 4),
+        ShapeClass("channels_last_backward", 4, map_size="short", channels="wide"): B(64, 64, 8),
+    }
+)
 
 TABLES: dict[str, dict[ShapeClass, BlockConfig | str | None]] = {"H100": H100, "H200": H200}
 
