@@ -17,9 +17,9 @@ STAMP := build/.installed-system
 REQS := -e .[course,test]
 endif
 PIP_FLAGS := $(if $(WHEELHOUSE),--no-index --find-links $(WHEELHOUSE),)
-NBVAL := --nbval-lax --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup data course test test-gpu check-cuda lint lab bench clean
+.PHONY: setup data course site test test-gpu check-cuda lint format lab bench clean
 
 setup: $(STAMP)
 
@@ -34,9 +34,15 @@ data: setup
 course: data
 	$(PY) scripts/run_course.py
 
+# the site from the notebooks' stored outputs, without running them (build/site/index.html)
+site: setup
+	$(PY) scripts/build_site.py
+
 # one thread per test worker: two workers with two threads each oversubscribe a 2-core machine 5-7x
 test: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) scripts/sync_notebooks.py --check
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(JOBS) --dist loadfile --durations=12 $(NBVAL) tests notebooks
 
 check-cuda: setup
@@ -46,6 +52,12 @@ test-gpu: check-cuda test
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+# format .py files and bring every notebook's bootstrap, badge and metadata in line (REF=v0.2 for a release)
+format: setup
+	$(PY) -m ruff format --exclude '*.ipynb' .
+	$(PY) scripts/sync_notebooks.py $(if $(REF),--ref $(REF),)
 
 lab: setup
 	$(PY) -m jupyterlab --notebook-dir=notebooks

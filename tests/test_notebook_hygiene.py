@@ -1,0 +1,182 @@
+"""Every course notebook is in the course's shape: the same bootstrap and badge, no execution metadata, formatted
+code, a run time that agrees with the README, imports that are declared; and the test set-up hides nothing.
+
+When a notebook test here fails, `python scripts/sync_notebooks.py` fixes the bootstrap, badge, metadata and format.
+"""
+
+import ast
+import importlib.metadata
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from sync_notebooks import BADGE_RE, badge, bootstrap_source, current_ref, synced_text  # noqa: E402
+
+NOTEBOOKS = sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
+IDS = [p.stem[:2] for p in NOTEBOOKS]
+RUNS_IN = re.compile(r"Runs in ~(\d+) s on a 2-core CPU")
+# imported by notebooks but installed by a declared package that requires them (checked below)
+PROVIDED_BY = {"ipython": "ipykernel", "triton": "torch"}
+
+
+def _nb(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _course_ref() -> str:
+    return current_ref(_nb(ROOT / "notebooks" / "00_start_here.ipynb"))
+
+
+def test_the_course_notebooks_are_found():
+    assert len(NOTEBOOKS) >= 8 and NOTEBOOKS[0].name == "00_start_here.ipynb"
+
+
+def _what_differs(path: Path) -> list[str]:
+    nb, ref = _nb(path), _course_ref()
+    synced = nbformat.reads(synced_text(path, ref), as_version=4)
+    found = []
+    if len(nb.cells) < 2 or nb.cells[1].source != bootstrap_source(ref):
+        found.append("the bootstrap cell")
+    if BADGE_RE.findall(nb.cells[0].source) != [badge(path.name, ref)]:
+        found.append("the Colab badge")
+    if nb.metadata != synced.metadata or any(c.metadata != s.metadata for c, s in zip(nb.cells, synced.cells)):
+        found.append("execution or machine-specific metadata")
+    fmt = subprocess.run([sys.executable, "-m", "ruff", "format", "--check", "-q", str(path)], cwd=ROOT)
+    if fmt.returncode != 0:
+        found.append("code that ruff format would change")
+    return found or ["its JSON layout"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_is_in_sync(path):
+    in_sync = path.read_text(encoding="utf-8") == synced_text(path)
+    assert in_sync, (
+        f"{path.name} differs from the course's form in {', '.join(_what_differs(path))}: "
+        f"run `python scripts/sync_notebooks.py {path.relative_to(ROOT)}`"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_bootstrap_and_badge_are_the_courses(path):
+    nb, ref = _nb(path), _course_ref()
+    assert nb.cells[1].source == bootstrap_source(ref), f"{path.name}: the second cell is not the course's bootstrap"
+    badges = BADGE_RE.findall(nb.cells[0].source)
+    assert badges == [badge(path.name, ref)], f"{path.name}: the first cell's Colab badge should open it at {ref}"
+
+
+def _readme_times() -> dict[str, int]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    head = re.search(r"^\| notebook \| (.+) \|$", text, re.M)
+    row = re.search(r"^\| seconds, 2-core CPU \| (.+) \|$", text, re.M)
+    assert head and row, "README.md has no times table (| notebook | 00 | ... and | seconds, 2-core CPU | ...)"
+    return dict(zip(head.group(1).split(" | "), map(int, row.group(1).split(" | "))))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_runs_in_line_agrees_with_the_readme(path):
+    found = RUNS_IN.search(_nb(path).cells[0].source)
+    assert found, f"{path.name}: the first cell needs 'Runs in ~N s on a 2-core CPU'"
+    measured = _readme_times().get(path.stem[:2])
+    assert measured is not None, f"README's times table has no column for {path.stem[:2]}"
+    said = int(found.group(1))
+    assert abs(said - measured) <= max(10, 0.3 * measured), (
+        f"{path.name} says ~{said} s, README measured {measured} s: `scripts/run_course.py --inplace --write-times`"
+    )
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for i, cell in enumerate(_nb(path).cells):
+        if cell.cell_type != "code":
+            continue
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines()]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError as err:
+            raise AssertionError(f"{path.name} cell {i} is not Python: {err}") from err
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"]) + list(project["optional-dependencies"]["course"])
+    return {_norm(re.split(r"[<>=!~\[ ;@]", r, maxsplit=1)[0]) for r in reqs}
+
+
+def test_every_package_a_notebook_imports_is_declared():
+    declared, modules = _declared(), importlib.metadata.packages_distributions()
+    missing = []
+    for path in NOTEBOOKS:
+        for module in sorted(_imports(path) - {"gaplib"}):
+            dists = {_norm(d) for d in modules.get(module, [module])}
+            if dists & declared:
+                continue
+            provider = next((PROVIDED_BY[d] for d in dists if d in PROVIDED_BY), None)
+            requires = (
+                [
+                    _norm(re.split(r"[<>=!~\[ ;(]", r, maxsplit=1)[0])
+                    for r in importlib.metadata.requires(provider) or []
+                ]
+                if provider
+                else []
+            )
+            if provider in declared and dists & set(requires):
+                continue
+            missing.append(f"{path.name} imports {module} ({', '.join(sorted(dists))})")
+    assert not missing, "not declared in pyproject.toml (dependencies or the course extra): " + "; ".join(missing)
+
+
+def test_deprecation_warnings_are_not_hidden_globally():
+    pytest_conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    for rule in pytest_conf.get("filterwarnings", []):
+        action, _, rest = rule.partition("::")
+        category, _, module = rest.partition(":")
+        assert not (action == "ignore" and "DeprecationWarning" in category and not module.strip()), (
+            f"'{rule}' hides every DeprecationWarning: filter one message or one module instead"
+        )
+
+
+def test_nbval_is_called_with_its_current_option_names():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--nbval-sanitize-with tests/nbval_sanitize.cfg" in makefile
+    assert not re.search(r"(?<!nbval)-sanitize-with", makefile.replace("--nbval-sanitize-with", ""))
+
+
+def test_the_test_command_checks_formatting_and_sync():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "ruff format --check" in makefile and "scripts/sync_notebooks.py --check" in makefile
+
+
+def test_the_gpu_job_never_runs_code_from_a_fork():
+    ci = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    triggers = ci.get("on", ci.get(True))  # YAML 1.1 reads a bare `on:` key as True
+    assert "pull_request_target" not in triggers, "pull_request_target runs fork code with the repository's secrets"
+    condition = " ".join(ci["jobs"]["gpu"].get("if", "").split())
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
+    assert "github.event_name == 'push'" in condition
+
+
+def test_the_readme_course_table_links_every_notebook():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(notebooks/([0-9][0-9]_[^)]+\.ipynb)\)", readme))
+    assert linked == {p.name for p in NOTEBOOKS}, (
+        f"README links {sorted(linked - {p.name for p in NOTEBOOKS})} that do not exist and misses "
+        f"{sorted({p.name for p in NOTEBOOKS} - linked)}"
+    )
