@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from ._checks import check_bool, check_int, check_maps
+from ._checks import check_bool, check_boxes, check_int, check_map_stack, check_maps
 from .train import History
 
-__all__ = ["show_batch", "plot_history", "show_feature_maps", "plot_bars"]
+__all__ = ["show_batch", "plot_history", "show_feature_maps", "plot_bars", "show_cams"]
 
 
 def show_batch(
@@ -134,5 +134,52 @@ def plot_bars(values: Mapping[str, float], ylabel: str, log: bool = False, title
     if title:
         ax.set_title(title)
     ax.tick_params(axis="x", labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_cams(
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    titles: Sequence[str] | None = None,
+    boxes: torch.Tensor | None = None,
+    true_boxes: torch.Tensor | None = None,
+    ncols: int = 6,
+    alpha: float = 0.5,
+) -> plt.Figure:
+    """Each image `(N, 3, H, W)` with its map `(N, h, w)` (a CAM) laid over it, `boxes` yellow, `true_boxes` red.
+
+    The map is drawn at the image's size with bilinear smoothing and its own colour range (jet: red is
+    the map's maximum), so a 4 x 4 CAM covers the whole image like its upsampled version does.
+    """
+    check_maps(images, "images")
+    m = check_map_stack(maps, "maps")
+    n = len(images)
+    if len(m) != n:
+        raise ValueError(f"maps must hold one map per image: {n} images but {len(m)} maps")
+    for name, b in (("boxes", boxes), ("true_boxes", true_boxes)):
+        if b is not None and len(check_boxes(b, name).reshape(-1, 4)) != n:
+            raise ValueError(f"{name} must hold one (x0, y0, x1, y1) box per image ({n}), got {tuple(b.shape)}")
+    if titles is not None and (isinstance(titles, str) or not isinstance(titles, Sequence) or len(titles) != n):
+        raise ValueError(f"titles must be a list of {n} strings, one per image, got {titles!r}")
+    check_int(ncols, "ncols", 1)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must be a number in [0, 1] (the map's opacity), got {alpha!r}")
+    h, w = images.shape[-2:]
+    nrows, ncols = math.ceil(n / ncols), min(n, ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.85 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu(), extent=(0, w, h, 0))
+        ax.imshow(m[i].detach().float().cpu(), cmap="jet", alpha=alpha, extent=(0, w, h, 0), interpolation="bilinear")
+        for b, colour in ((true_boxes, "red"), (boxes, "yellow")):
+            if b is not None:
+                x0, y0, x1, y1 = b.reshape(-1, 4)[i].tolist()
+                ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec=colour, lw=1.5))
+        ax.set(xlim=(0, w), ylim=(h, 0))
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     return fig

@@ -361,3 +361,39 @@ ROWS = [
 @pytest.mark.parametrize("call, exc, phrase", ROWS)
 def test_bad_input(call, exc, phrase, tmp_path):
     check_bad_input(call, exc, phrase, tmp_path)
+
+
+# --- viz.show_cams ---------------------------------------------------------------------------------
+
+
+def test_show_cams_draws_one_panel_per_image_with_both_boxes(images):
+    from gaplib.viz import show_cams
+
+    maps = torch.rand(6, 4, 4)
+    fig = show_cams(images, maps, [f"img {i}" for i in range(6)], C.cam_box(C.upsample(maps, 32)), _BOX6, ncols=4)
+    drawn = [ax for ax in fig.axes if ax.images]
+    assert len(drawn) == 6 and all(len(ax.images) == 2 and len(ax.patches) == 2 for ax in drawn)
+    assert drawn[0].images[1].get_extent() == [0, 32, 32, 0], "the 4 x 4 map covers the whole 32 px image"
+
+
+_BOX6 = torch.tensor([[0.0, 0, 8, 8]] * 6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, phrase",
+    [
+        ({"maps": torch.rand(5, 4, 4)}, ValueError, "one map per image: 6 images but 5"),
+        ({"maps": torch.rand(6, 1, 4, 4)}, ValueError, "3-D (N, H, W)"),
+        ({"boxes": _BOX6[:2]}, ValueError, "boxes must hold one"),
+        ({"true_boxes": _BOX6[:, :2]}, ValueError, "shape (N, 4)"),
+        ({"titles": "abc"}, ValueError, "titles must be a list of 6"),
+        ({"alpha": 2}, ValueError, "alpha must be"),
+        ({"ncols": 0}, ValueError, "ncols must be >= 1"),
+    ],
+    ids=["map count", "4-D maps", "box count", "box shape", "titles str", "alpha", "ncols"],
+)
+def test_show_cams_bad_input(kwargs, exc, phrase, images):
+    from gaplib.viz import show_cams
+
+    args = {"images": images, "maps": torch.rand(6, 4, 4), **kwargs}
+    check_bad_input(lambda: show_cams(**args), exc, phrase)
