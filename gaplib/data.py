@@ -423,7 +423,7 @@ def _save_split(root: Path, split: str, sample: Sample, rows: list) -> None:
     """Write one split's PNGs under `root/split/<class>/` and collect its box rows."""
     from PIL import Image
 
-    arr = (sample.images * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    arr = (sample.images.detach().cpu() * 255).round().byte().permute(0, 2, 3, 1).numpy()
     for i, (img, label, box) in enumerate(zip(arr, sample.labels.tolist(), sample.boxes.tolist())):
         rel = Path(split) / sample.classes[label] / f"{i:05d}.png"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)

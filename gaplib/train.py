@@ -81,6 +81,25 @@ def _check_output(out: object, yb: torch.Tensor, where: str) -> torch.Tensor:
     return out
 
 
+def _check_batch(batch: object, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check that a loader's `batch` is an (images, labels) pair of tensors."""
+    if not isinstance(batch, (list, tuple)) or len(batch) != 2 or not all(isinstance(t, torch.Tensor) for t in batch):
+        got = f"{type(batch).__name__} of {len(batch)}" if isinstance(batch, (list, tuple)) else type(batch).__name__
+        raise TypeError(f"{where} must yield (images, labels) pairs of tensors, got a {got}")
+    if not batch[0].is_floating_point():
+        raise TypeError(f"{where} yields {batch[0].dtype} images; models need float images, e.g. images.float() / 255")
+    return batch[0], batch[1]
+
+
+def _check_output(out: object, yb: torch.Tensor, where: str) -> torch.Tensor:
+    """Check that the model gave `(N, n_classes)` logits for a batch and that its labels `yb` are in range."""
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or len(out) != len(yb):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"model must return ({len(yb)}, n_classes) logits for {where}, got {got}")
+    check_labels(yb, len(out), out.shape[1], f"labels of {where}")
+    return out
+
+
 def _progress(it, total: int, show: bool, desc: str):
     """Wrap `it` in a fastprogress bar when `show`, else return it unchanged."""
     if not show:

@@ -110,6 +110,13 @@ ROWS = [
         TypeError,
         "integer class indices",
     ),
+    bad(
+        "fit uint8 images",
+        lambda: train.fit(_net(), _loader((S.images * 255).byte()), DL, progress=False),
+        TypeError,
+        "train_dl yields torch.uint8 images",
+    ),
+    bad("evaluate uint8 images", lambda: train.evaluate(_net(), _loader((S.images * 255).byte())), TypeError, "uint8"),
     bad("fit triples", lambda: train.fit(_net(), TRIPLES, DL, progress=False), TypeError, "(images, labels) pairs"),
     bad("fit images only", lambda: train.fit(_net(), IMAGES_ONLY, DL, progress=False), TypeError, "(images, labels)"),
     bad(

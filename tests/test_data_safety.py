@@ -339,3 +339,12 @@ def test_concurrent_builders_end_with_one_complete_copy(tmp_path):
     assert [p.returncode for p in procs] == [0, 0]
     assert all(o.strip() == str(work / "s") for o in outs)
     _complete(work / "s", 90)
+
+
+def test_sample_without_boxes_round_trips(tmp_path):
+    """A folder read without boxes.csv (NaN boxes) can be written back, and reads back with NaN boxes."""
+    s = data.make_shapes(6, 16)
+    s = s._replace(boxes=torch.full_like(s.boxes, float("nan")), images=s.images.requires_grad_())
+    root = data.write_image_folder(tmp_path / "f", s, s)
+    back = data.read_image_folder(root, "valid")
+    assert torch.isnan(back.boxes).all() and back.images.shape == s.images.shape
