@@ -138,7 +138,10 @@ def _summary(nb: nbformat.NotebookNode, claim: str | None) -> str:
     if claim:
         return claim
     paras = [p for p in head.split("\n\n")[1:] if p.strip() and not p.lstrip().startswith(("**", "Runs in", "[!["))]
-    return plain_text(paras[0]) if paras else ""
+    if paras:
+        return plain_text(paras[0])
+    bullets = re.findall(r"^[-*] (.+(?:\n  +.+)*)", head, re.M)  # else the "What you will learn" list, in one line
+    return "; ".join(plain_text(b).rstrip(";.") for b in bullets)
 
 
 def _nav(pages: list[Page], i: int) -> str:

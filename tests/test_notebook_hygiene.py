@@ -180,3 +180,56 @@ def test_the_readme_course_table_links_every_notebook():
         f"README links {sorted(linked - {p.name for p in NOTEBOOKS})} that do not exist and misses "
         f"{sorted({p.name for p in NOTEBOOKS} - linked)}"
     )
+
+
+OLD_HEAD = (
+    "# 42 · A notebook\n\nRuns in ~5 s on a 2-core CPU.\n"
+    "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    "(https://colab.research.google.com/github/gapcourse/gapcourse/blob/main/notebooks/old_name.ipynb)"
+)
+OLD_BOOT = (
+    "# Bootstrap: on Colab, install gaplib; elsewhere do nothing.\nimport sys\n\n"
+    'if "google.colab" in sys.modules:\n    %pip install -q "gaplib[course] @ git+https://github.com/gapcourse/gapcourse"\n\n'
+    "import math\nprint(math.pi)"
+)
+
+
+def _old_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"name": "venv", "display_name": "my venv"},
+        "language_info": {"name": "python", "version": "3.11.7"},
+    }
+    nb.metadata["widgets"] = {"state": {}}
+    code = nbformat.v4.new_code_cell(OLD_BOOT, execution_count=1)
+    code.metadata["execution"] = {"iopub.execute_input": "2026-11-25T09:01:29.034724Z"}
+    code.outputs = [nbformat.v4.new_output("stream", text="3.141592653589793\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell(OLD_HEAD), code, nbformat.v4.new_code_cell("x = [1,2]")]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_sync_splits_an_old_bootstrap_strips_metadata_and_formats(tmp_path):
+    path = _old_notebook(tmp_path / "42_a_notebook.ipynb")
+    nb = nbformat.reads(synced_text(path, "v0.2"), as_version=4)
+    assert nb.cells[1].source == bootstrap_source("v0.2") and nb.cells[1].outputs == []
+    assert nb.cells[2].source == "import math\n\nprint(math.pi)", (
+        "the code after an old bootstrap moves to its own cell"
+    )
+    assert nb.cells[2].outputs[0].text == "3.141592653589793\n", "the old cell's output stays with its code"
+    assert nb.cells[3].source == "x = [1, 2]", "code is ruff-formatted"
+    assert BADGE_RE.findall(nb.cells[0].source) == [badge("42_a_notebook.ipynb", "v0.2")]
+    assert "widgets" not in nb.metadata and "version" not in nb.metadata.language_info
+    assert nb.metadata.kernelspec.name == "python3"
+    assert all("execution" not in c.metadata for c in nb.cells)
+
+
+def test_sync_is_idempotent_and_keeps_the_ref(tmp_path):
+    path = _old_notebook(tmp_path / "42_a_notebook.ipynb")
+    path.write_text(synced_text(path, "v0.2"), encoding="utf-8")
+    assert synced_text(path) == path.read_text(encoding="utf-8"), "a second sync changes nothing"
+    assert current_ref(nbformat.read(path, as_version=4)) == "v0.2"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sync_notebooks.py"), "--check", str(path)], capture_output=True
+    )
+    assert done.returncode == 0, done.stdout
