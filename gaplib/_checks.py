@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,11 +58,11 @@ def check_model(model: object) -> torch.nn.Module:
 
 def check_int(value: object, name: str, minimum: int = 1) -> int:
     """Check that `value` is an int of at least `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {_short(value)}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    return int(value)
 
 
 def check_ints(values: object, name: str, minimum: int = 1) -> list[int]:
@@ -84,7 +85,7 @@ def check_number(
     """Check that `value` is a finite real number in [`low`, `high`] (`(low, high]` with `low_open`)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.requires_grad:
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {_short(value)}")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")

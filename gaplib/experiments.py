@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -89,7 +90,7 @@ def shift_images(images: torch.Tensor, dx: int, dy: int, mode: str = "replicate"
     """
     check_maps(images, "images")
     for v, name, side in ((dx, "dx", images.shape[3]), (dy, "dy", images.shape[2])):
-        if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{name} must be an int number of pixels, got {type(v).__name__}")
         if abs(v) >= side:
             raise ValueError(f"|{name}| = {abs(v)} must be smaller than the image side {side}")
@@ -196,6 +197,9 @@ def summarize(rows: Sequence[Mapping]) -> list[dict]:
             got = sorted(r) if isinstance(r, Mapping) else repr(r)
             raise ValueError(f"each row needs the keys {sorted(need)}, got {got}")
         for key in ("valid_acc", "overfit", "head_params"):
+            if isinstance(r[key], bool) or not isinstance(r[key], numbers.Real) or not math.isfinite(r[key]):
+                raise ValueError(f"row {r['config']!r} has {key} = {r[key]!r}; it must be a finite number")
+        for key in ("valid_acc", "overfit", "head_params"):
             if isinstance(r[key], bool) or not isinstance(r[key], (int, float)) or not math.isfinite(r[key]):
                 raise ValueError(f"row {r['config']!r} has {key} = {r[key]!r}; it must be a finite number")
     out = []
@@ -220,6 +224,13 @@ def plot_curves(
     """One line per `{name: {x: y}}` curve; NaN values are drawn as × on the x axis, labelled "cannot run"."""
     if not isinstance(curves, Mapping) or not curves or not all(isinstance(c, Mapping) and c for c in curves.values()):
         raise ValueError("curves must be a non-empty {name: {x: y}} dict of non-empty dicts")
+    for name, curve in curves.items():
+        for x, y in curve.items():
+            if any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in (x, y)):
+                raise TypeError(f"curves[{name!r}] must map numbers to numbers, got {x!r}: {y!r}")
+    for label, what in ((xlabel, "xlabel"), (ylabel, "ylabel")):
+        if not isinstance(label, str):
+            raise TypeError(f"{what} must be a str, got {type(label).__name__}")
     for name, curve in curves.items():
         for x, y in curve.items():
             if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (x, y)):

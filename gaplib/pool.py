@@ -16,6 +16,7 @@ knob (`p`, `r`) that can be learned; they always use PyTorch.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -112,7 +113,7 @@ def _check_knob(value: object, name: str) -> float | torch.Tensor:
         if not (v > 0 and math.isfinite(v)):
             raise ValueError(f"{name} must be positive and finite, got the tensor value {v!r}")
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -118,7 +119,7 @@ def plot_bars(values: Mapping[str, float], ylabel: str, log: bool = False, title
     if not values:
         raise ValueError("values is empty: nothing to plot")
     for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
             raise ValueError(f"values[{name!r}] must be a finite number, got {v!r}")
     if not isinstance(ylabel, str):
         raise TypeError(f"ylabel must be a str, got {type(ylabel).__name__}")

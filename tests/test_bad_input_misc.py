@@ -154,3 +154,16 @@ def test_gaplib_device_env_is_checked(monkeypatch):
     monkeypatch.setenv("GAPLIB_DEVICE", "gpu")
     with pytest.raises(ValueError, match="GAPLIB_DEVICE must name a device"):
         device.default_device()
+
+
+def test_numpy_numbers_are_accepted():
+    """NumPy scalars (what indexing an array gives) pass every int and number check, as Python numbers do."""
+    import matplotlib.pyplot as plt
+
+    from gaplib import data, experiments, pool, viz
+
+    s = data.make_shapes(np.int64(4), size=np.int64(16), seed=np.int32(1))
+    assert s.images.shape == (4, 3, 16, 16)
+    assert pool.gem(s.images, p=np.float32(2.0)).shape == (4, 3)
+    assert experiments.shift_images(s.images, np.int64(2), np.int64(-1)).shape == s.images.shape
+    plt.close(viz.plot_bars({"a": np.int64(3), "b": np.float32(2.5)}, "count"))
