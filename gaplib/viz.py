@@ -53,7 +53,7 @@ def show_batch(
         ax.axis("off")
         if i >= n:
             continue
-        ax.imshow(images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu())
+        ax.imshow(images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu().numpy())
         if labels is not None:
             y = int(labels[i])
             ax.set_title(classes[y] if classes is not None else str(y), fontsize=8)
@@ -106,7 +106,7 @@ def show_feature_maps(
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(maps[0, i].detach().float().cpu(), cmap="viridis")
+            ax.imshow(maps[0, i].detach().float().cpu().numpy(), cmap="viridis")
             ax.set_title(titles[i] if titles is not None else f"ch {i}", fontsize=7)
     fig.tight_layout()
     return fig
@@ -173,8 +173,9 @@ def show_cams(
         ax.axis("off")
         if i >= n:
             continue
-        ax.imshow(images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu(), extent=(0, w, h, 0))
-        ax.imshow(m[i].detach().float().cpu(), cmap="jet", alpha=alpha, extent=(0, w, h, 0), interpolation="bilinear")
+        ax.imshow(images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu().numpy(), extent=(0, w, h, 0))
+        heat = m[i].detach().float().cpu().numpy()
+        ax.imshow(heat, cmap="jet", alpha=alpha, extent=(0, w, h, 0), interpolation="bilinear")
         for b, colour in ((true_boxes, "red"), (boxes, "yellow")):
             if b is not None:
                 x0, y0, x1, y1 = b.reshape(-1, 4)[i].tolist()
