@@ -27,6 +27,8 @@ import os
 import re
 import secrets
 import shutil
+import socket
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -364,14 +366,32 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # temp names say which machine built them
+_FOREIGN_STALE_S = 24 * 3600  # a build from another machine (shared disk) counts as dead after a day
+
+
 def _clean_stale(root: Path) -> None:
-    """Remove the temporary folders of `root` that builds by dead processes left beside it."""
+    """Remove the temporary folders of `root` that builds by dead processes left beside it.
+
+    A build is dead when its process id no longer runs on this machine; one started on another machine
+    sharing the disk (its name carries that machine's tag) is left alone for a day.
+    """
     pattern = re.compile(rf"^\.{re.escape(root.name)}\.(\d+)(\.[0-9a-f]+)?\.(tmp|old)$")
     if not root.parent.is_dir():
         return
     for p in root.parent.iterdir():
         m = pattern.match(p.name)
-        if m and p.is_dir() and not p.is_symlink() and not _pid_alive(int(m.group(1))):
+        if not m or not p.is_dir() or p.is_symlink():
+            continue
+        token = (m.group(2) or ".")[1:]
+        if len(token) == 16 and token[:8] != _HOST:
+            try:
+                dead = time.time() - p.stat().st_mtime > _FOREIGN_STALE_S
+            except OSError:
+                continue
+        else:
+            dead = not _pid_alive(int(m.group(1)))
+        if dead:
             shutil.rmtree(p, ignore_errors=True)
 
 
@@ -382,7 +402,7 @@ def _place(root: Path, write: Callable[[Path], None], params: dict, reuse: bool)
     With `reuse`, a complete copy with the same `params` that another process put there first wins.
     """
     root.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}.{secrets.token_hex(4)}"
+    tag = f"{os.getpid()}.{_HOST}{secrets.token_hex(4)}"
     tmp, old = root.parent / f".{root.name}.{tag}.tmp", root.parent / f".{root.name}.{tag}.old"
     tmp.mkdir()
     try:

@@ -218,12 +218,17 @@ def test_write_image_folder_replaces_its_own_dataset(tmp_path):
 def test_stale_temporary_folders_are_removed(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = [f".s.{dead.pid}.tmp", f".s.{dead.pid}.0badc0de.tmp", f".s.{dead.pid}.0badc0de.old"]
-    live = f".s.{os.getpid()}.feedbeef.tmp"  # a build that is still running (this process) is left alone
-    for name in [*stale, live]:
+    here, other = data._HOST, "0" * 8 if data._HOST != "0" * 8 else "1" * 8
+    stale = [f".s.{dead.pid}.tmp", f".s.{dead.pid}.{here}0badc0de.tmp", f".s.{dead.pid}.{here}0badc0de.old"]
+    live = f".s.{os.getpid()}.{here}feedbeef.tmp"  # a build that is still running (this process) is left alone
+    foreign = f".s.{dead.pid}.{other}feedbeef.tmp"  # another machine's build (shared disk): left alone for a day
+    old_foreign = f".s.{dead.pid}.{other}0ddba111.tmp"
+    for name in [*stale, live, foreign, old_foreign]:
         (tmp_path / name / "train").mkdir(parents=True)
+    day_ago = time.time() - 25 * 3600
+    os.utime(tmp_path / old_foreign, (day_ago, day_ago))
     data.shapes_folder(**SMALL, root=tmp_path / "s")
-    assert _leftovers(tmp_path) == [live]
+    assert _leftovers(tmp_path) == sorted([live, foreign])
 
 
 # ---- crashes and races (subprocesses) -------------------------------------------------------------
