@@ -232,6 +232,8 @@ def build_site(
             status=status,
             summary=_summary(nb, claims.get(p.stem[:2])),
         )
+        if page.learn and page.summary.startswith(plain_text(learn_md.group(1))[:40]):
+            page.learn = ""  # the summary already is the list of what it teaches
         pages.append(page)
     exporter = _exporter()
     for i, page in enumerate(pages):
