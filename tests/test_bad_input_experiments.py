@@ -7,7 +7,7 @@ import torch
 from _bad_input import bad, check_bad_input, int_rows, tensor_rows
 from torch import nn
 
-from gaplib import data, experiments, models
+from gaplib import data, experiments, models, train
 
 S = data.make_shapes(12, 16)
 DL = data.make_loader(S, bs=6)
@@ -149,6 +149,20 @@ ROWS = [
     bad("plot_summary []", lambda: experiments.plot_summary([]), ValueError, "summary must be"),
     bad("plot_summary a dict", lambda: experiments.plot_summary(SUMMARY[0]), ValueError, "summary must be"),
 ]
+
+if hasattr(experiments, "best_lr"):  # the learning-rate grid's helpers
+    H3 = train.History([1.0] * 3, [0.2, 0.4, 0.5], [1.0] * 3, [0.3] * 3)
+    ROWS += [
+        bad("best_lr []", lambda: experiments.best_lr([]), ValueError, "rows must be the non-empty list"),
+        bad("best_lr a dict", lambda: experiments.best_lr({**ROW, "lr": 0.1}), ValueError, "rows must be"),
+        bad("best_lr no lr", lambda: experiments.best_lr([ROW]), ValueError, "each row needs the keys"),
+        bad("best_lr row a number", lambda: experiments.best_lr([3]), ValueError, "each row needs the keys"),
+        bad("train_rise None", lambda: experiments.train_rise(None), TypeError, "history must be a non-empty"),
+        bad("train_rise empty", lambda: experiments.train_rise(train.History()), TypeError, "history must be"),
+        bad("train_rise a list", lambda: experiments.train_rise([0.1, 0.2]), TypeError, "gaplib.train.History"),
+        *int_rows("train_rise", lambda v: experiments.train_rise(H3, last=v), "last", 1),
+        bad("train_rise last 3 of 3", lambda: experiments.train_rise(H3, last=3), ValueError, "smaller than"),
+    ]
 
 
 @pytest.mark.parametrize("call, exc, phrase", ROWS)

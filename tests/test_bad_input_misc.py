@@ -136,6 +136,28 @@ ROWS = [
         "no image files under",
     ),
 ]
+try:
+    import inspect
+
+    from gaplib.fastai_data import folder_dls as _fd
+
+    HAS_STATS = "stats" in inspect.signature(_fd).parameters
+except ImportError:
+    HAS_STATS = False
+if HAS_STATS:  # normalising with a pretrained body's statistics
+    ROWS += [
+        bad(f"folder_dls stats={v!r}", lambda t, v=v: _dls(_folder(t), stats=v), ValueError, phrase)
+        for v, phrase in [
+            ((0.5, 0.5), "stats must be None or (mean, std)"),
+            ("imagenet", "stats must be None or (mean, std)"),
+            (((0.5,) * 3,), "stats must be None or (mean, std)"),
+            (((0.5,) * 2, (0.5,) * 3), "got mean"),
+            (((0.5,) * 3, (0.5, 0.5, float("nan"))), "got std"),
+            (((0.5,) * 3, ("a", "b", "c")), "got std"),
+            (((0.5,) * 3, (0.5, 0.0, 0.5)), "std must be > 0"),
+            (((0.5,) * 3, (0.5, -1.0, 0.5)), "std must be > 0"),
+        ]
+    ]
 if NO_CUDA:
     ROWS += [
         bad("resolve_device cuda", lambda: device.resolve_device("cuda"), RuntimeError, "CUDA is not available"),

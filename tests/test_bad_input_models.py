@@ -79,6 +79,13 @@ ROWS = [
     bad("count_params a layer", lambda: models.count_params(nn.Linear(3, 4)), ValueError, "count_params needs"),
 ]
 
+if hasattr(models, "mlpconv_net"):
+    ROWS += [
+        *int_rows("mlpconv_net", lambda v: models.mlpconv_net(v), "n_classes", 2),
+        *int_rows("mlpconv_net", lambda v: models.mlpconv_net(6, hidden=v), "hidden", 1, none_ok=True),
+        *_width_rows("mlpconv_net", lambda w: models.mlpconv_net(6, w)),
+    ]
+
 
 @pytest.mark.parametrize("call, exc, phrase", ROWS)
 def test_bad_input(call, exc, phrase):
