@@ -183,9 +183,8 @@ def test_missing_package_names_the_pip_install(module, pip, monkeypatch):
     check_bad_input(load_pretrained, ImportError, pip)
 
 
-def test_a_failed_load_leaves_the_model_untouched(net, wheel_state):
-    model = models.gap_cnn(2)  # any model: the checks run before a single tensor is copied
-    target = load_pretrained().model
+def test_a_failed_load_leaves_the_model_untouched(wheel_state):
+    target = load_pretrained().model  # every tensor is checked before the first one is copied
     before = {k: v.clone() for k, v in target.state_dict().items()}
     broken = dict(wheel_state)
     last = list(broken)[-1]  # the classifier bias, checked after every other tensor
@@ -193,7 +192,14 @@ def test_a_failed_load_leaves_the_model_untouched(net, wheel_state):
     with pytest.raises(ValueError, match="tensor 295 has shape"):
         pretrained._fill(target, broken, "test weights")
     assert all(torch.equal(before[k], v) for k, v in target.state_dict().items())
-    assert isinstance(model, nn.Module)
+
+
+def test_a_changed_weights_file_is_read_again_not_served_from_the_cache(wheel_state, tmp_path):
+    path = tmp_path / "lite0.pth"
+    torch.save(wheel_state, path)
+    load_pretrained(weights=path)
+    torch.save(dict(list(wheel_state.items())[:-1]), path)  # the same path, now one tensor short
+    check_bad_input(lambda: load_pretrained(weights=path), ValueError, "holds 295 tensors")
 
 
 def _corrupt(kind: str, wheel_state: dict, tmp: Path) -> Path:
