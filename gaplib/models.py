@@ -113,18 +113,24 @@ def flatten_cnn(
     size: int,
     n_classes: int,
     widths: Sequence[int] = DEFAULT_WIDTHS,
-    hidden: int = 256,
+    hidden: int | None = 256,
     dropout: float = 0.0,
 ) -> nn.Sequential:
-    """The classic design: `conv_body` → Flatten → Linear(C·g·g, hidden) → ReLU → [Dropout] → Linear; one size only."""
+    """The classic design: `conv_body` → Flatten → Linear(C·g·g, hidden) → ReLU → [Dropout] → Linear; one size only.
+
+    `hidden=None` drops the hidden layer: Flatten → [Dropout] → Linear(C·g·g, n_classes), still one weight
+    per (channel, grid cell, class).
+    """
     widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
     g, p = grid_size(size, len(widths)), check_fraction(dropout, "dropout")
     if hidden is not None:
         check_int(hidden, "hidden", 1)
     _check_param_memory(f"flatten_cnn(size={size}) head", widths[-1] * g * g * (hidden or n_classes))
-    head = [nn.Flatten(), nn.Linear(widths[-1] * g * g, hidden), nn.ReLU(inplace=True)]
-    head += [nn.Dropout(p)] if p > 0 else []
-    head += [nn.Linear(hidden, n_classes)]
+    n_in, drop = widths[-1] * g * g, [nn.Dropout(p)] if p > 0 else []
+    if hidden is None:
+        return _model(conv_body(widths), nn.Sequential(nn.Flatten(), *drop, nn.Linear(n_in, n_classes)))
+    hidden = check_int(hidden, "hidden", 1)
+    head = [nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU(inplace=True), *drop, nn.Linear(hidden, n_classes)]
     return _model(conv_body(widths), nn.Sequential(*head))
 
 
@@ -134,12 +140,18 @@ def n_stride_layers(size: int) -> int:
     return math.ceil(math.log2(size)) if size > 1 else 0
 
 
-def stride_cnn(size: int, n_classes: int, width: int = 32) -> nn.Sequential:
-    """Stride-2 `conv_block`s until the grid is 1x1, then Flatten → Linear; one input size only."""
+def stride_cnn(size: int, n_classes: int, width: int = 8) -> nn.Sequential:
+    """Stride to 1x1 as fastbook builds it: a stride-1 `conv_block`, then stride-2 ones that double the channels.
+
+    The body is `conv_block(3, width)` followed by `n_stride_layers(size)` stride-2 blocks with
+    `2·width, 4·width, …` channels, so a `size` px image leaves a 1x1 grid of `width · 2**n` channels;
+    the head is Flatten → Linear. One input size only.
+    """
     n_classes, width = check_int(n_classes, "n_classes", 2), check_int(width, "width", 1)
     n = n_stride_layers(size)
-    body = nn.Sequential(*[conv_block(3 if i == 0 else width, width, stride=2) for i in range(n)])
-    return _model(body, nn.Sequential(nn.Flatten(), nn.Linear(width, n_classes)))
+    chans = [width * 2**i for i in range(n + 1)]
+    blocks = [conv_block(3, width)] + [conv_block(chans[i], chans[i + 1], stride=2) for i in range(n)]
+    return _model(nn.Sequential(*blocks), nn.Sequential(nn.Flatten(), nn.Linear(chans[-1], n_classes)))
 
 
 def gap_cnn(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:

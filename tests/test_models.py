@@ -38,12 +38,36 @@ def test_flatten_cnn_dropout_and_widths():
     assert not any(isinstance(layer, nn.Dropout) for layer in models.flatten_cnn(32, 6).head)
 
 
+def test_flatten_cnn_without_hidden_layer_is_one_linear_over_the_grid():
+    m = models.flatten_cnn(32, 6, widths=(8, 16), hidden=None).eval()
+    linears = [layer for layer in m.head if isinstance(layer, nn.Linear)]
+    assert [(lin.in_features, lin.out_features) for lin in linears] == [(16 * 8 * 8, 6)]
+    assert models.count_params(m)["head"] == 16 * 8 * 8 * 6 + 6
+    assert m(torch.randn(2, 3, 32, 32)).shape == (2, 6)
+    drop = models.flatten_cnn(32, 6, widths=(8, 16), hidden=None, dropout=0.5)
+    assert [type(layer) for layer in drop.head] == [nn.Flatten, nn.Dropout, nn.Linear]
+
+
 @pytest.mark.parametrize("size", [16, 24, 32, 48, 64, 100, 256])
 def test_stride_cnn_reaches_1x1(size):
-    m = models.stride_cnn(size, 6, width=8).eval()
-    assert len(m.body) == math.ceil(math.log2(size)) == models.n_stride_layers(size)
+    m = models.stride_cnn(size, 6, width=2).eval()
+    assert len(m.body) == 1 + math.ceil(math.log2(size)) == 1 + models.n_stride_layers(size)
     assert m.body(torch.randn(1, 3, size, size)).shape[-2:] == (1, 1)
     assert m(torch.randn(1, 3, size, size)).shape == (1, 6)
+
+
+def test_stride_cnn_is_built_like_fastbook():
+    m = models.stride_cnn(32, 6, width=8)
+    convs = [block[0] for block in m.body]
+    assert [c.stride[0] for c in convs] == [1, 2, 2, 2, 2, 2]
+    assert [c.out_channels for c in convs] == [8, 16, 32, 64, 128, 256]
+    assert [c.in_channels for c in convs[1:]] == [c.out_channels for c in convs[:-1]]
+    assert (m.head[1].in_features, m.head[1].out_features) == (256, 6)
+    x, sides = torch.randn(1, 3, 32, 32), []
+    for block in m.body.eval():
+        x = block(x)
+        sides.append(x.shape[-1])
+    assert sides == [32, 16, 8, 4, 2, 1]
 
 
 def test_stride_cnn_is_size_locked():
@@ -98,6 +122,8 @@ def test_grid_size():
         (lambda: models.gap_cnn(6, widths=16), ValueError, "widths must be a non-empty"),
         (lambda: models.nin_net(6, widths=(8, 0)), ValueError, "each width must be >= 1"),
         (lambda: models.stride_cnn(0, 6), ValueError, "size must be >= 1"),
+        (lambda: models.stride_cnn(32, 6, width=0), ValueError, "width must be >= 1"),
+        (lambda: models.flatten_cnn(32, 6, hidden=0), ValueError, "hidden must be >= 1"),
         (lambda: models.count_params("model"), TypeError, "nn.Module"),
         (lambda: models.count_params(nn.Linear(2, 2)), ValueError, "body"),
     ],
