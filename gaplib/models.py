@@ -122,6 +122,7 @@ def flatten_cnn(
     per (channel, grid cell, class).
     """
     widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
+    _check_param_memory("the head", widths[-1] * n_classes)
     g, p = grid_size(size, len(widths)), check_fraction(dropout, "dropout")
     if hidden is not None:
         check_int(hidden, "hidden", 1)
@@ -157,12 +158,14 @@ def stride_cnn(size: int, n_classes: int, width: int = 8) -> nn.Sequential:
 def gap_cnn(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:
     """Fully convolutional: `conv_body` → `GlobalAvgPool` → Linear; works at any input size."""
     widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
+    _check_param_memory("the head", widths[-1] * n_classes)
     return _model(conv_body(widths), nn.Sequential(GlobalAvgPool(), nn.Linear(widths[-1], n_classes)))
 
 
 def nin_net(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:
     """Network-in-Network head: a 1x1 conv makes one map per class, `GlobalAvgPool` turns each into a logit."""
     widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
+    _check_param_memory("the head", widths[-1] * n_classes)
     head = nn.Sequential(nn.Conv2d(widths[-1], n_classes, 1), GlobalAvgPool())
     return _model(conv_body(widths), head)
 

@@ -125,11 +125,14 @@ def gem(x: torch.Tensor, p: float | torch.Tensor = 3.0, eps: float = 1e-6) -> to
 
     `p=1` is average pooling and a large `p` approaches max pooling. GeM assumes non-negative maps
     (put it after a ReLU): values below `eps` are clamped to `eps`, so negative activations count as 0.
-    A large `p` on values above 1 can overflow float32 (`10 ** 40` does); typical learned `p` is 2-5.
+    It never overflows: each map is divided by its max `m` first (`m * gem(x / m)`, the same value), so
+    the powers stay <= 1 at any `p`; typical learned `p` is 2-5.
     """
     check_maps(x)
     p, eps = _check_knob(p, "p"), _check_knob(eps, "eps")
-    return x.clamp(min=eps).pow(p).mean((2, 3)).pow(1.0 / p)
+    x = x.clamp(min=eps)
+    m = x.detach().amax((2, 3), keepdim=True)  # gem is 1-homogeneous, so d(result)/dm is exactly 0
+    return (x / m).pow(p).mean((2, 3)).pow(1.0 / p) * m.flatten(1)
 
 
 def lse_pool(x: torch.Tensor, r: float | torch.Tensor = 5.0) -> torch.Tensor:

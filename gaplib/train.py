@@ -224,4 +224,4 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, bs: i
     check_labels(labels, len(images))
     logits = predict(model, images, bs)
     check_labels(labels, len(images), logits.shape[1])
-    return (logits.argmax(1) == labels).float().mean().item()
+    return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()

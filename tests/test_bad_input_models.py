@@ -65,6 +65,8 @@ ROWS = [
     *int_rows("gap_cnn", lambda v: models.gap_cnn(v), "n_classes", 2),
     *_width_rows("gap_cnn", lambda w: models.gap_cnn(6, w)),
     *int_rows("nin_net", lambda v: models.nin_net(v), "n_classes", 2),
+    bad("gap_cnn 10**9 classes", lambda: models.gap_cnn(10**9), ValueError, "the head with 64,000,000,000 weights"),
+    bad("nin_net 10**10 classes", lambda: models.nin_net(10**10, (8,)), ValueError, "would need"),
     *_width_rows("nin_net", lambda w: models.nin_net(6, w)),
     bad("count_params None", lambda: models.count_params(None), TypeError, "model must be an nn.Module"),
     bad("count_params a str", lambda: models.count_params("gap_cnn"), TypeError, "model must be an nn.Module"),

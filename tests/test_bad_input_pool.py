@@ -72,3 +72,22 @@ def test_lse_pool_gradient_matches_the_plain_formula():
     ((torch.logsumexp(x2.flatten(2) * r2, 2) - math.log(16)) / r2).sum().backward()
     torch.testing.assert_close(gx, x2.grad)
     torch.testing.assert_close(gr, r2.grad)
+
+
+def test_gem_does_not_overflow_at_large_p():
+    """Values above 1 at a large p: the plain formula gives inf, gem stays finite and near the max."""
+    x = torch.rand(2, 3, 5, 5) * 100
+    assert torch.isinf(x.pow(100.0).mean((2, 3))).any()  # float32 overflows here
+    out = pool.gem(x, p=100.0)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, pool.gmp(x), atol=0, rtol=0.05)
+
+
+def test_gem_gradient_matches_the_plain_formula():
+    x = torch.rand(2, 3, 4, 4, requires_grad=True)
+    p = torch.tensor(3.0, requires_grad=True)
+    pool.gem(x, p).sum().backward()
+    x2, p2 = x.detach().clone().requires_grad_(), p.detach().clone().requires_grad_()
+    x2.clamp(min=1e-6).pow(p2).mean((2, 3)).pow(1 / p2).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)
+    torch.testing.assert_close(p.grad, p2.grad)
