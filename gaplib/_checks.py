@@ -26,6 +26,7 @@ __all__ = [
     "check_fraction",
     "check_map_stack",
     "check_boxes",
+    "check_images",
     "machine_memory",
     "MAX_SECONDS",
 ]
@@ -211,3 +212,24 @@ def check_boxes(boxes: object, name: str = "boxes") -> torch.Tensor:
     if bool((boxes[..., 2] < boxes[..., 0]).any() | (boxes[..., 3] < boxes[..., 1]).any()):
         raise ValueError(f"{name} must be (x0, y0, x1, y1) with x0 <= x1 and y0 <= y1; some box has x1 < x0 or y1 < y0")
     return boxes
+
+
+def check_images(images: object, name: str = "images") -> torch.Tensor:
+    """Check that `images` is a floating `(N, 3, H, W)` batch (at least 8 x 8 pixels) of values in [0, 1]."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor (N, 3, H, W) of values in [0, 1], got {type(images).__name__}")
+    if images.ndim != 4:
+        hint = "; add a batch axis with images[None]" if images.ndim == 3 else ""
+        raise ValueError(f"{name} must be 4-D (N, 3, H, W), got {images.ndim}-D shape {tuple(images.shape)}{hint}")
+    if images.shape[1] != 3:
+        raise ValueError(f"{name} must have 3 colour channels in axis 1 (N, 3, H, W), got shape {tuple(images.shape)}")
+    if images.shape[0] < 1 or images.shape[2] < 8 or images.shape[3] < 8:
+        raise ValueError(f"{name} must hold at least one image of at least 8 x 8 pixels, got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise TypeError(f"{name} must be floating with values in [0, 1], got {images.dtype}; use images.float() / 255")
+    lo, hi = float(images.min()), float(images.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo < -1e-3 or hi > 1 + 1e-3:
+        hint = "; divide 0-255 values by 255" if hi > 1.5 else ""
+        got = f"min {lo:.3g}, max {hi:.3g}"
+        raise ValueError(f"{name} must hold values in [0, 1] (not yet normalised), got {got}{hint}")
+    return images

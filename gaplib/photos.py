@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_bool
+
 __all__ = ["PHOTOS", "Photos", "load_photos"]
 
 # name -> (package, what it shows); every one is a file inside the installed package
@@ -71,8 +73,7 @@ def load_photos(names: list[str] | tuple[str, ...] | None = None, size: int = 22
     names = _check_names(names)
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:
         raise ValueError(f"size must be an int >= 8 (pixels per side), got {size!r}")
-    if not isinstance(crop, bool):
-        raise TypeError(f"crop must be True or False, got {crop!r}")
+    check_bool(crop, "crop")
     images = []
     for name in names:
         x = torch.from_numpy(_raw(name).copy()).permute(2, 0, 1)[None].float().div(255.0)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._checks import check_bool, check_images
 from .pool import GlobalAvgPool
 
 __all__ = ["DEFAULT_MODEL", "Pretrained", "Preprocess", "load_pretrained", "split_body_head", "load_state_dict_file"]
@@ -57,7 +58,7 @@ class Preprocess:
         return f"Preprocess(mean={self.mean}, std={self.std})"
 
     def __call__(self, images: torch.Tensor, size: int | None = 224) -> torch.Tensor:
-        x = _check_images(images)
+        x = check_images(images)
         if size is not None:
             if isinstance(size, bool) or not isinstance(size, int) or size < 16:
                 raise ValueError(f"size must be an int >= 16 (pixels of the square input) or None, got {size!r}")
@@ -66,28 +67,6 @@ class Preprocess:
         mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
-
-
-def _check_images(images: object, name: str = "images") -> torch.Tensor:
-    """Check that `images` is a floating `(N, 3, H, W)` tensor of values in [0, 1]."""
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor (N, 3, H, W) of values in [0, 1], got {type(images).__name__}")
-    if images.ndim != 4:
-        hint = "; add a batch axis with images[None]" if images.ndim == 3 else ""
-        raise ValueError(f"{name} must be 4-D (N, 3, H, W), got {images.ndim}-D shape {tuple(images.shape)}{hint}")
-    if images.shape[1] != 3:
-        raise ValueError(f"{name} must have 3 colour channels in axis 1 (N, 3, H, W), got shape {tuple(images.shape)}")
-    if images.shape[0] < 1 or images.shape[2] < 8 or images.shape[3] < 8:
-        raise ValueError(f"{name} must hold at least one image of at least 8 x 8 pixels, got {tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise TypeError(f"{name} must be floating with values in [0, 1], got {images.dtype}; use images.float() / 255")
-    lo, hi = float(images.min()), float(images.max())
-    if not (lo == lo and hi == hi) or lo < -1e-3 or hi > 1 + 1e-3:  # lo == lo is False for NaN
-        hint = "; divide 0-255 values by 255" if hi > 1.5 else ""
-        raise ValueError(
-            f"{name} must hold values in [0, 1] (not yet normalised), got min {lo:.3g}, max {hi:.3g}{hint}"
-        )
-    return images
 
 
 class Pretrained(NamedTuple):
@@ -196,8 +175,7 @@ def load_pretrained(
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a timm model name such as {DEFAULT_MODEL!r}, got {name!r}")
-    if not isinstance(online, bool):
-        raise TypeError(f"online must be True or False, got {online!r}")
+    check_bool(online, "online")
     if weights is not None and online:
         raise ValueError("pass either weights=<file> or online=True, not both")
     if weights is not None and not isinstance(weights, (str, Path)):
