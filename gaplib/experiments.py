@@ -4,8 +4,10 @@
   the model cannot run at a size, e.g. a flatten head away from its training size).
 - `shift_images` / `flip_rate`: translate images by a few pixels and count how often the prediction
   changes.
-- `run_ablation` / `summarize`: train several heads on the same data over several seeds and report
-  mean ± std of valid accuracy, train-valid gap and head parameters (the shape of NiN's Table 5).
+- `run_ablation` / `summarize`: train several heads on the same data over several seeds (optionally
+  each at the same small grid of learning rates, `best_lr` keeps each head's best) and report mean ± std
+  of valid accuracy, train − valid accuracy (`overfit`) and head parameters (the shape of NiN's Table 5).
+- `train_rise`: how much train accuracy still rose over the last epochs (≈ 0 once a model plateaus).
 - `plot_curves` / `plot_summary`: the pictures of those results.
 """
 
@@ -26,7 +28,7 @@ from torch.utils.data import DataLoader
 from ._checks import check_bool, check_choice, check_cost, check_int, check_ints, check_maps, check_model, check_number
 from .data import Sample, make_shapes
 from .models import count_params
-from .train import accuracy, evaluate, fit, predict, set_seed
+from .train import History, accuracy, evaluate, fit, predict, set_seed
 
 __all__ = [
     "SWEEP_SEED",
@@ -35,6 +37,8 @@ __all__ = [
     "flip_rate",
     "run_ablation",
     "summarize",
+    "best_lr",
+    "train_rise",
     "plot_curves",
     "plot_summary",
 ]
@@ -141,11 +145,15 @@ def run_ablation(
     lr: float = 1e-2,
     keep_models: bool = False,
     progress: bool = True,
+    lrs: Sequence[float] | None = None,
 ) -> list[dict]:
-    """Train each `builders[name]()` once per seed with `fit`; one row per run: valid acc, train acc, gap, head params.
+    """Train each `builders[name]()` once per seed (and per lr of `lrs`) with `fit`; one row per run.
 
-    Train accuracy is measured after training in eval mode (dropout off), so the train-valid `gap`
-    compares like with like. With `keep_models`, each row also holds its trained `model`.
+    A row holds `config`, `seed`, `lr`, `valid_acc`, `train_acc`, `overfit` (train − valid accuracy),
+    `head_params`, `seconds` and the run's per-epoch `history`. Train accuracy is measured after training
+    in eval mode (dropout off), so `overfit` compares like with like. `lrs` gives every config the same
+    learning-rate grid (instead of the single `lr`); `best_lr(rows)` then keeps each config's best.
+    With `keep_models`, each row also holds its trained `model`.
     """
     if not isinstance(builders, Mapping) or not builders:
         raise ValueError("builders must be a non-empty {name: function returning a fresh nn.Module} dict")
@@ -160,26 +168,34 @@ def run_ablation(
     for dl, what in ((train_dl, "train_dl"), (valid_dl, "valid_dl")):
         if not isinstance(dl, DataLoader):
             raise TypeError(f"{what} must be a torch DataLoader, got {type(dl).__name__}; see gaplib.data.make_loader")
-    runs = [(name, seed) for name in builders for seed in seeds]
+    grid = [lr] if lrs is None else lrs
+    if isinstance(grid, (int, float, str)) or not isinstance(grid, Sequence) or not grid:
+        raise ValueError(f"lrs must be a non-empty list of learning rates, got {lrs!r}")
+    for v in grid:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ValueError(f"each learning rate must be a number > 0, got {v!r}")
+    runs = [(name, rate, seed) for name in builders for rate in grid for seed in seeds]
     if progress:
         from fastprogress.fastprogress import progress_bar
 
         runs = progress_bar(runs)
     rows = []
-    for name, seed in runs:
+    for name, rate, seed in runs:
         set_seed(seed)
         model = check_model(builders[name]())
         t0 = time.perf_counter()
-        hist = fit(model, train_dl, valid_dl, epochs=epochs, lr=lr, seed=seed, progress=False)
+        hist = fit(model, train_dl, valid_dl, epochs=epochs, lr=rate, seed=seed, progress=False)
         _, train_acc = evaluate(model, train_dl)
         row = {
             "config": name,
             "seed": seed,
+            "lr": rate,
             "valid_acc": hist.valid_acc[-1],
             "train_acc": train_acc,
             "overfit": train_acc - hist.valid_acc[-1],
             "head_params": count_params(model)["head"],
             "seconds": time.perf_counter() - t0,
+            "history": hist,
         }
         if keep_models:
             row["model"] = model.cpu().eval()
@@ -216,6 +232,34 @@ def summarize(rows: Sequence[Mapping]) -> list[dict]:
             "head_params": max(r["head_params"] for r in group),
         })
     return out
+
+
+def best_lr(rows: Sequence[Mapping]) -> list[dict]:
+    """The rows of each config's best learning rate (highest mean `valid_acc` over its seeds), in order."""
+    if isinstance(rows, (Mapping, str)) or not isinstance(rows, Sequence) or not rows:
+        raise ValueError("rows must be the non-empty list of dicts that run_ablation returns")
+    for r in rows:
+        if not isinstance(r, Mapping) or not {"config", "lr", "valid_acc"} <= set(r):
+            got = sorted(r) if isinstance(r, Mapping) else repr(r)
+            raise ValueError(f"each row needs the keys ['config', 'lr', 'valid_acc'], got {got}")
+    best = {}
+    for name in dict.fromkeys(r["config"] for r in rows):
+        by_lr: dict[float, list[float]] = {}
+        for r in rows:
+            if r["config"] == name:
+                by_lr.setdefault(r["lr"], []).append(r["valid_acc"])
+        best[name] = max(by_lr, key=lambda v: statistics.fmean(by_lr[v]))
+    return [dict(r) for r in rows if r["lr"] == best[r["config"]]]
+
+
+def train_rise(history: History, last: int = 3) -> float:
+    """How much train accuracy rose over the `last` epochs of `history`: ≈ 0 once training has plateaued."""
+    if not isinstance(history, History) or not history.train_acc:
+        raise TypeError(f"history must be a non-empty gaplib.train.History, got {type(history).__name__}")
+    check_int(last, "last", 1)
+    if last >= len(history.train_acc):
+        raise ValueError(f"last must be smaller than the number of epochs ({len(history.train_acc)}), got {last}")
+    return history.train_acc[-1] - max(history.train_acc[:-last])
 
 
 def plot_curves(

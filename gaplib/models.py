@@ -26,41 +26,48 @@ __all__ = [
     "stride_cnn",
     "gap_cnn",
     "nin_net",
+    "mlpconv_net",
     "count_params",
 ]
 
 DEFAULT_WIDTHS = (16, 32, 64)
 
 
-def post_model(n_classes: int = 10) -> nn.Sequential:
-    """The post's model verbatim: three conv pairs, `AdaptiveAvgPool2d((1,1))`, Flatten, Linear 256→128→56→n."""
+def post_model(n_classes: int = 10, width: int = 32) -> nn.Sequential:
+    """The post's model: three conv pairs, `AdaptiveAvgPool2d((1,1))`, Flatten, Linear 256→128→56→n.
+
+    The default `width=32` is the post's model verbatim; a smaller `width` scales every layer by
+    `width / 32` (channels `w, 2w, 4w, 4w, 8w, 8w`, linears `8w → 4w → 56w/32 → n`) for a CPU budget.
+    """
     check_int(n_classes, "n_classes", 2)
+    w = check_int(width, "width", 4)
+    c1, c2, c3, c4 = w, 2 * w, 4 * w, 8 * w
     return nn.Sequential(
-        nn.Conv2d(3, 32, kernel_size=3, padding=1),
+        nn.Conv2d(3, c1, kernel_size=3, padding=1),
         nn.ReLU(),
-        nn.Conv2d(32, 64, kernel_size=3, stride=1, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2, 2),
-        nn.BatchNorm2d(64),
-        nn.Conv2d(64, 128, kernel_size=3, stride=1, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(128, 128, kernel_size=3, stride=1, padding=1),
+        nn.Conv2d(c1, c2, kernel_size=3, stride=1, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2, 2),
-        nn.BatchNorm2d(128),
-        nn.Conv2d(128, 256, kernel_size=3, stride=1, padding=1),
+        nn.BatchNorm2d(c2),
+        nn.Conv2d(c2, c3, kernel_size=3, stride=1, padding=1),
         nn.ReLU(),
-        nn.Conv2d(256, 256, kernel_size=3, stride=1, padding=1),
+        nn.Conv2d(c3, c3, kernel_size=3, stride=1, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2, 2),
-        nn.BatchNorm2d(256),
+        nn.BatchNorm2d(c3),
+        nn.Conv2d(c3, c4, kernel_size=3, stride=1, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(c4, c4, kernel_size=3, stride=1, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+        nn.BatchNorm2d(c4),
         nn.AdaptiveAvgPool2d((1, 1)),
         nn.Flatten(),
-        nn.Linear(256, 128),
+        nn.Linear(c4, c3),
         nn.ReLU(),
-        nn.Linear(128, 56),
+        nn.Linear(c3, round(56 * w / 32)),
         nn.ReLU(),
-        nn.Linear(56, n_classes),
+        nn.Linear(round(56 * w / 32), n_classes),
     )
 
 
@@ -167,6 +174,24 @@ def nin_net(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequen
     widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
     _check_param_memory("the head", widths[-1] * n_classes)
     head = nn.Sequential(nn.Conv2d(widths[-1], n_classes, 1), GlobalAvgPool())
+    return _model(conv_body(widths), head)
+
+
+def mlpconv_net(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS, hidden: int | None = None) -> nn.Sequential:
+    """NiN's mlpconv head: 1x1 conv to `hidden` channels → ReLU → 1x1 conv to one map per class → `GlobalAvgPool`.
+
+    `hidden` defaults to the body's last width. Unlike `nin_net`'s single (linear) 1x1 conv, the ReLU
+    between the two 1x1 convs makes the head a small MLP applied at every grid position.
+    """
+    widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
+    _check_param_memory("the head", widths[-1] * n_classes)
+    hidden = widths[-1] if hidden is None else check_int(hidden, "hidden", 1)
+    head = nn.Sequential(
+        nn.Conv2d(widths[-1], hidden, 1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(hidden, n_classes, 1),
+        GlobalAvgPool(),
+    )
     return _model(conv_body(widths), head)
 
 

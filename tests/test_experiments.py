@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 from gaplib import data, models  # noqa: E402
 from gaplib.data import SHAPES  # noqa: E402
 from gaplib.experiments import (  # noqa: E402
+    best_lr,
     flip_rate,
     plot_curves,
     plot_summary,
@@ -19,7 +20,9 @@ from gaplib.experiments import (  # noqa: E402
     shift_images,
     size_sweep,
     summarize,
+    train_rise,
 )
+from gaplib.train import History  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -236,11 +239,73 @@ def test_run_ablation_same_seed_same_result_and_keeps_models(loaders):
         ({"a": tiny_gap}, {"seeds": []}, ValueError, "non-empty list"),
         ({"a": tiny_gap}, {"epochs": 0}, ValueError, "epochs must be >= 1"),
         ({"a": lambda: "net"}, {}, TypeError, "nn.Module"),
+        ({"a": tiny_gap}, {"lrs": []}, ValueError, "lrs must be a non-empty list"),
+        ({"a": tiny_gap}, {"lrs": 0.1}, ValueError, "lrs must be a non-empty list"),
+        ({"a": tiny_gap}, {"lrs": [0.1, -1.0]}, ValueError, "each learning rate must be a number > 0"),
     ],
 )
 def test_run_ablation_bad_input(loaders, builders, kwargs, err, match):
     with pytest.raises(err, match=match):
         run_ablation(builders, *loaders, **({"epochs": 1, "progress": False} | kwargs))
+
+
+def test_run_ablation_rows_hold_lr_and_history(loaders):
+    rows = run_ablation({"gap": tiny_gap}, *loaders, seeds=[0], epochs=2, lr=3e-3, progress=False)
+    assert rows[0]["lr"] == 3e-3
+    assert isinstance(rows[0]["history"], History) and len(rows[0]["history"].train_acc) == 2
+    assert rows[0]["history"].valid_acc[-1] == rows[0]["valid_acc"]
+
+
+def test_run_ablation_lr_grid_trains_every_config_at_every_lr(loaders):
+    rows = run_ablation(
+        {"gap": tiny_gap, "flat": tiny_flat}, *loaders, seeds=[0, 1], epochs=1, lrs=[1e-3, 1e-2], progress=False
+    )
+    assert [(r["config"], r["lr"], r["seed"]) for r in rows] == [
+        (c, lr, s) for c in ("gap", "flat") for lr in (1e-3, 1e-2) for s in (0, 1)
+    ]
+    again = run_ablation({"gap": tiny_gap}, *loaders, seeds=[1], epochs=1, lr=1e-2, progress=False)
+    same = next(r for r in rows if r["config"] == "gap" and r["lr"] == 1e-2 and r["seed"] == 1)
+    assert again[0]["valid_acc"] == same["valid_acc"]
+
+
+def test_best_lr_keeps_the_rows_of_each_configs_best_mean():
+    rows = [
+        {"config": "a", "lr": 0.1, "seed": 0, "valid_acc": 0.9},
+        {"config": "a", "lr": 0.1, "seed": 1, "valid_acc": 0.1},
+        {"config": "a", "lr": 0.01, "seed": 0, "valid_acc": 0.6},
+        {"config": "a", "lr": 0.01, "seed": 1, "valid_acc": 0.6},
+        {"config": "b", "lr": 0.1, "seed": 0, "valid_acc": 0.7},
+        {"config": "b", "lr": 0.01, "seed": 0, "valid_acc": 0.2},
+    ]
+    kept = best_lr(rows)
+    assert [(r["config"], r["lr"], r["seed"]) for r in kept] == [("a", 0.01, 0), ("a", 0.01, 1), ("b", 0.1, 0)]
+
+
+@pytest.mark.parametrize("rows", [[], "rows", [{"config": "a", "valid_acc": 0.5}]])
+def test_best_lr_bad_input(rows):
+    with pytest.raises(ValueError, match="row"):
+        best_lr(rows)
+
+
+def test_train_rise_measures_the_last_epochs():
+    h = History(train_acc=[0.2, 0.5, 0.8, 0.9, 0.9, 0.91])
+    assert train_rise(h, 3) == pytest.approx(0.91 - 0.8)
+    assert train_rise(h, 1) == pytest.approx(0.01)
+    assert train_rise(History(train_acc=[0.9, 0.95, 0.93]), 1) == pytest.approx(-0.02)
+
+
+@pytest.mark.parametrize(
+    "history, last, err, match",
+    [
+        ("hist", 3, TypeError, "History"),
+        (History(), 1, TypeError, "History"),
+        (History(train_acc=[0.1, 0.2]), 2, ValueError, "last must be smaller"),
+        (History(train_acc=[0.1, 0.2]), 0, ValueError, "last must be >= 1"),
+    ],
+)
+def test_train_rise_bad_input(history, last, err, match):
+    with pytest.raises(err, match=match):
+        train_rise(history, last)
 
 
 def test_summarize_means_and_stds():

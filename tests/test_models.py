@@ -24,6 +24,34 @@ def test_post_model_is_the_posts_model():
     assert any(isinstance(layer, nn.AdaptiveAvgPool2d) and layer.output_size == (1, 1) for layer in m)
 
 
+def test_post_model_width_scales_every_layer_and_keeps_the_grid():
+    m = models.post_model(10, width=8).eval()
+    convs = [(c.in_channels, c.out_channels) for c in m if isinstance(c, nn.Conv2d)]
+    assert convs == [(3, 8), (8, 16), (16, 32), (32, 32), (32, 64), (64, 64)]
+    linears = [(lin.in_features, lin.out_features) for lin in m if isinstance(lin, nn.Linear)]
+    assert linears == [(64, 32), (32, 14), (14, 10)]
+    assert m[:18](torch.randn(1, 3, 32, 32)).shape[-2:] == (4, 4)
+    assert m(torch.randn(2, 3, 48, 48)).shape == (2, 10)
+
+
+def test_mlpconv_net_is_two_1x1_convs_with_a_relu_then_gap():
+    m = models.mlpconv_net(6, widths=(8, 16), hidden=12).eval()
+    convs = [(c.in_channels, c.out_channels, c.kernel_size) for c in m.head if isinstance(c, nn.Conv2d)]
+    assert convs == [(16, 12, (1, 1)), (12, 6, (1, 1))]
+    assert isinstance(m.head[1], nn.ReLU)
+    assert models.count_params(m)["head"] == 16 * 12 + 12 + 12 * 6 + 6
+    assert models.mlpconv_net(6, widths=(8, 16)).head[0].out_channels == 16  # hidden defaults to the last width
+
+
+def test_mlpconv_head_is_not_linear_but_the_nin_head_is():
+    torch.manual_seed(0)
+    feats = torch.randn(2, 16, 4, 4)
+    lin, mlp = models.nin_net(6, widths=(16,)).head, models.mlpconv_net(6, widths=(16,)).head
+    zero = torch.zeros(1, 16, 4, 4)
+    assert torch.allclose(lin(feats[:1] + feats[1:]), lin(feats[:1]) + lin(feats[1:]) - lin(zero), atol=1e-5)
+    assert not torch.allclose(mlp(-feats), 2 * mlp(zero) - mlp(feats), atol=1e-3)
+
+
 def test_flatten_cnn_only_works_at_its_size():
     m = models.flatten_cnn(32, 6).eval()
     assert m(torch.randn(2, 3, 32, 32)).shape == (2, 6)
@@ -76,7 +104,7 @@ def test_stride_cnn_is_size_locked():
         m(torch.randn(1, 3, 64, 64))
 
 
-@pytest.mark.parametrize("builder", [models.gap_cnn, models.nin_net])
+@pytest.mark.parametrize("builder", [models.gap_cnn, models.nin_net, models.mlpconv_net])
 @pytest.mark.parametrize("size", [8, 17, 32, 64, 96])
 def test_gap_models_work_at_any_size(builder, size):
     m = builder(5, widths=(8, 16, 16)).eval()
@@ -115,6 +143,9 @@ def test_grid_size():
     "call, err, match",
     [
         (lambda: models.post_model(1), ValueError, "n_classes must be >= 2"),
+        (lambda: models.post_model(10, width=2), ValueError, "width must be >= 4"),
+        (lambda: models.mlpconv_net(6, hidden=0), ValueError, "hidden must be >= 1"),
+        (lambda: models.mlpconv_net(1), ValueError, "n_classes must be >= 2"),
         (lambda: models.flatten_cnn(32, 6, dropout=1.5), ValueError, "dropout"),
         (lambda: models.flatten_cnn(4, 6), ValueError, "too small"),
         (lambda: models.flatten_cnn(32.0, 6), TypeError, "size must be an int"),
