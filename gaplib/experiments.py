@@ -59,7 +59,8 @@ def size_sweep(
 
     A model that raises a `RuntimeError` at a size (a flatten head fed the wrong number of features, an
     image too small for its pooling layers) gets `nan` there instead of stopping the sweep, so size-locked
-    and any-size models plot side by side.
+    and any-size models plot side by side. A model that runs at none of the `sizes` (wrong input channels,
+    say) is broken rather than size-locked: that is a `ValueError` quoting its first error.
     """
     check_model(model)
     sizes = check_ints(sizes, "sizes", 1)
