@@ -87,6 +87,12 @@ def test_pages_load_nothing_from_the_network_and_hold_no_widget_json(site):
         assert "application/vnd.jupyter.widget" not in text, f"{page.name} shows raw widget data"
 
 
+def test_progress_bars_are_shown_in_their_final_state(site):
+    for path in NOTEBOOKS:
+        for bar in _Tags(_page(site, path)).tags.get("progress", []):
+            assert bar.get("value") == bar.get("max"), f"{path.name}: a progress bar stopped at {bar}"
+
+
 def test_error_outputs_appear_only_in_cells_marked_as_expected_errors():
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
