@@ -69,23 +69,6 @@ def _check_batch(batch: object, where: str) -> tuple[torch.Tensor, torch.Tensor]
     if not isinstance(batch, (list, tuple)) or len(batch) != 2 or not all(isinstance(t, torch.Tensor) for t in batch):
         got = f"{type(batch).__name__} of {len(batch)}" if isinstance(batch, (list, tuple)) else type(batch).__name__
         raise TypeError(f"{where} must yield (images, labels) pairs of tensors, got a {got}")
-    return batch[0], batch[1]
-
-
-def _check_output(out: object, yb: torch.Tensor, where: str) -> torch.Tensor:
-    """Check that the model gave `(N, n_classes)` logits for a batch and that its labels `yb` are in range."""
-    if not isinstance(out, torch.Tensor) or out.ndim != 2 or len(out) != len(yb):
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"model must return ({len(yb)}, n_classes) logits for {where}, got {got}")
-    check_labels(yb, len(out), out.shape[1], f"labels of {where}")
-    return out
-
-
-def _check_batch(batch: object, where: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check that a loader's `batch` is an (images, labels) pair of tensors."""
-    if not isinstance(batch, (list, tuple)) or len(batch) != 2 or not all(isinstance(t, torch.Tensor) for t in batch):
-        got = f"{type(batch).__name__} of {len(batch)}" if isinstance(batch, (list, tuple)) else type(batch).__name__
-        raise TypeError(f"{where} must yield (images, labels) pairs of tensors, got a {got}")
     if not batch[0].is_floating_point():
         raise TypeError(f"{where} yields {batch[0].dtype} images; models need float images, e.g. images.float() / 255")
     return batch[0], batch[1]
@@ -143,7 +126,8 @@ def fit(
     """Train `model` for `epochs` with AdamW + one-cycle LR; returns the per-epoch `History`.
 
     `seed` fixes the batch order and dropout; call `set_seed` before building the model to fix its
-    initial weights too.
+    initial weights too. A NaN or inf loss stops training at once with a `FloatingPointError` naming the
+    epoch and batch (too high an `lr`, or NaN/inf in the data), rather than returning a history of NaNs.
     """
     check_model(model)
     _check_loader(train_dl, "train_dl")
