@@ -303,8 +303,7 @@ def plot_curves(
 
 def plot_summary(summary: Sequence[Mapping], metric: str = "valid_acc") -> plt.Figure:
     """Bars of `metric` ('valid_acc' or 'gap') per config of `summarize`'s output, ± one std as error bars."""
-    if metric not in ("valid_acc", "overfit"):
-        raise ValueError(f"metric must be 'valid_acc' or 'gap', got {metric!r}")
+    check_choice(metric, "metric", ("valid_acc", "overfit"))
     if isinstance(summary, (Mapping, str)) or not summary or not all(f"{metric}_mean" in r for r in summary):
         raise ValueError("summary must be the non-empty list that summarize(rows) returns")
     names = [r["config"] for r in summary]
