@@ -29,7 +29,7 @@ from sync_notebooks import main as sync_main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE_ALT = Path(__file__).resolve().parent / "figure_alt.py"
-RUNS_IN_CPU = re.compile(r"(Runs in ~)(\d+)( s on a 2-core CPU)")
+RUNS_IN_CPU = re.compile(r"(Runs in ~)(\d+|[A-Z_]+)( s on a 2-core CPU)")  # a number, or a placeholder
 README_TIMES = re.compile(r"(<!-- times: start -->\n)(.*?)(\n<!-- times: end -->)", re.S)
 
 

@@ -233,3 +233,23 @@ def test_sync_is_idempotent_and_keeps_the_ref(tmp_path):
         [sys.executable, str(ROOT / "scripts" / "sync_notebooks.py"), "--check", str(path)], capture_output=True
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_run_course_writes_measured_times_into_headers_and_readme(tmp_path):
+    from run_course import write_times
+
+    paths = []
+    for name, head in [
+        ("00_a.ipynb", "Runs in ~10 s on a 2-core CPU."),
+        ("01_b.ipynb", "Runs in ~RUNTIME s on a 2-core CPU"),
+    ]:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name}\n\n{head}")])
+        nbformat.write(nb, tmp_path / name)
+        paths.append(tmp_path / name)
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- times: start -->\n| old |\n<!-- times: end -->\ny\n")
+    write_times([(paths[0], 21.2, 20.0, "ok"), (paths[1], 64.0, 60.0, "ok")], readme)
+    heads = [_nb(p).cells[0].source for p in paths]
+    assert "Runs in ~25 s on a 2-core CPU." in heads[0] and "Runs in ~65 s on a 2-core CPU" in heads[1]
+    assert "| notebook | 00 | 01 |\n|---|---|---|\n| seconds, 2-core CPU | 21 | 64 |" in readme.read_text()
+    assert readme.read_text().startswith("x\n<!-- times: start -->\n") and readme.read_text().endswith("end -->\ny\n")
