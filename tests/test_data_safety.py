@@ -325,9 +325,27 @@ def test_replacement_interrupted_part_way(tmp_path, stop_at):
     _complete(root, 18)
 
 
-def test_concurrent_builders_end_with_one_complete_copy(tmp_path):
+def test_interrupted_build_leaves_nothing_behind(tmp_path, monkeypatch):
+    """Ctrl-C (or any error) part-way through a build removes its temporary folder; the old copy stays."""
+    old = data.shapes_folder(**SMALL, root=tmp_path / "s")
+    real = data._save_split
+
+    def interrupted(tmp, split, sample, rows):
+        real(tmp, split, sample, rows)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data, "_save_split", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data.shapes_folder(size=16, n_train=24, n_valid=6, root=old)
+    _complete(old, 18)
+
+
+@pytest.mark.parametrize("replacing", [False, True])
+def test_concurrent_builders_end_with_one_complete_copy(tmp_path, replacing):
     work = tmp_path / "data"
     work.mkdir()
+    if replacing:  # both replace an older dataset (other parameters) at the same time
+        data.shapes_folder(**SMALL, root=work / "s")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     go = tmp_path / "go"
     code = (
@@ -342,7 +360,7 @@ def test_concurrent_builders_end_with_one_complete_copy(tmp_path):
     go.touch()
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
-    assert all(o.strip() == str(work / "s") for o in outs)
+    assert all(o.strip().splitlines()[-1] == str(work / "s") for o in outs)
     _complete(work / "s", 90)
 
 
