@@ -79,6 +79,16 @@ def test_valid_pixels_match_generator(tmp_path):
         assert torch.allclose(x, by_label[int(y)], atol=1 / 255), "PNG round trip keeps the pixels"
 
 
+def test_stats_normalise_every_batch(shapes_root):
+    plain = folder_dls(shapes_root, 16, bs=12, device="cpu").valid.one_batch()[0]
+    dls = folder_dls(shapes_root, 16, bs=12, device="cpu", stats=((0.5,) * 3, (0.25, 0.5, 1.0)))
+    xb, yb = dls.valid.one_batch()
+    std = torch.tensor([0.25, 0.5, 1.0]).view(1, 3, 1, 1)
+    assert torch.allclose(xb, (plain - 0.5) / std, atol=1e-6), "each channel is (x - mean) / std"
+    decoded = dls.valid.decode((xb, yb))[0]  # what show_batch displays: back to 0-255 pixels
+    assert torch.allclose(decoded.float() / 255, plain, atol=1.5 / 255), "decoding undoes the normalisation"
+
+
 def test_imagenette_layout_jpeg(imagenette_root):
     dls = folder_dls(imagenette_root, 20, bs=4, device="cpu")
     assert list(dls.vocab) == list(WNIDS)
@@ -144,6 +154,12 @@ def test_images_without_class_folder(tmp_path):
         ({"size": 16.0}, TypeError, "size must be an int"),
         ({"size": 16, "bs": 0}, ValueError, "bs must be >= 1"),
         ({"size": 16, "seed": -1}, ValueError, "seed must be >= 0"),
+        ({"size": 16, "stats": (0.5, 0.5)}, ValueError, "stats must be None or \\(mean, std\\)"),
+        ({"size": 16, "stats": ((0.5,) * 3,)}, ValueError, "stats must be None or \\(mean, std\\)"),
+        ({"size": 16, "stats": ((0.5, 0.5), (0.5,) * 3)}, ValueError, "got mean"),
+        ({"size": 16, "stats": ((0.5,) * 3, (0.5, float("nan"), 0.5))}, ValueError, "got std"),
+        ({"size": 16, "stats": ((0.5,) * 3, ("a", 1, 1))}, ValueError, "got std"),
+        ({"size": 16, "stats": ((0.5,) * 3, (0.5, 0.0, 0.5))}, ValueError, "std must be > 0"),
     ],
 )
 def test_bad_arguments(shapes_root, kwargs, err, match):
