@@ -173,8 +173,10 @@ def fit(
         hist.valid_loss.append(vl)
         hist.valid_acc.append(va)
         if progress:
-            print(f"epoch {epoch + 1}/{epochs}: train loss {loss_sum / n:.3f} acc {correct / n:.3f}"
-                  f" | valid loss {vl:.3f} acc {va:.3f}")
+            print(
+                f"epoch {epoch + 1}/{epochs}: train loss {loss_sum / n:.3f} acc {correct / n:.3f}"
+                f" | valid loss {vl:.3f} acc {va:.3f}"
+            )
     return hist
 
 

@@ -30,8 +30,9 @@ def show_batch(
     n = min(n, len(images))
     if n == 0:
         raise ValueError("images is empty: nothing to show")
-    if boxes is not None and (not isinstance(boxes, torch.Tensor) or boxes.ndim != 2 or boxes.shape[1] != 4
-                              or len(boxes) < n):
+    if boxes is not None and (
+        not isinstance(boxes, torch.Tensor) or boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) < n
+    ):
         got = tuple(boxes.shape) if isinstance(boxes, torch.Tensor) else type(boxes).__name__
         raise ValueError(f"boxes must be an (N, 4) tensor with one (x0, y0, x1, y1) per image, got {got}")
     if classes is not None and (isinstance(classes, str) or not isinstance(classes, Sequence) or not classes):
@@ -39,8 +40,10 @@ def show_batch(
     if labels is not None:
         if isinstance(labels, torch.Tensor):
             labels = labels.tolist() if labels.ndim == 1 else None
-        if not isinstance(labels, Sequence) or len(labels) < n or not all(
-            isinstance(y, int) and not isinstance(y, bool) for y in labels[:n]
+        if (
+            not isinstance(labels, Sequence)
+            or len(labels) < n
+            or not all(isinstance(y, int) and not isinstance(y, bool) for y in labels[:n])
         ):
             raise ValueError(f"labels must be a 1-D tensor or list of {n} or more int class indices")
         top = len(classes) if classes is not None else None

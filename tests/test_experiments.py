@@ -343,10 +343,12 @@ def test_plot_curves_bad_input(curves):
 
 
 def test_plot_summary_one_bar_per_config():
-    summary = summarize([
-        {"config": "a", "valid_acc": 0.5, "overfit": 0.1, "head_params": 1},
-        {"config": "b", "valid_acc": 0.7, "overfit": 0.0, "head_params": 2},
-    ])
+    summary = summarize(
+        [
+            {"config": "a", "valid_acc": 0.5, "overfit": 0.1, "head_params": 1},
+            {"config": "b", "valid_acc": 0.7, "overfit": 0.0, "head_params": 2},
+        ]
+    )
     fig = plot_summary(summary, "overfit")
     assert len(fig.axes[0].patches) == 2
 

@@ -12,7 +12,14 @@ from gaplib.timing import compare
 
 # 1x1 grids, odd and non-square sizes, the zoo's 4x4, a ResNet-like 7x7, a tall thin map
 SHAPES = [
-    (1, 1, 1, 1), (2, 3, 1, 1), (2, 3, 1, 5), (3, 4, 5, 7), (2, 8, 4, 4), (1, 5, 13, 11), (4, 16, 7, 7), (2, 2, 32, 3)
+    (1, 1, 1, 1),
+    (2, 3, 1, 1),
+    (2, 3, 1, 5),
+    (3, 4, 5, 7),
+    (2, 8, 4, 4),
+    (1, 5, 13, 11),
+    (4, 16, 7, 7),
+    (2, 2, 32, 3),
 ]
 
 
@@ -219,7 +226,16 @@ def test_bad_module_arguments():
 
 def test_all_is_public_api():
     assert set(pool.__all__) == {
-        "gap", "gmp", "concat_pool", "gem", "lse_pool", "GlobalAvgPool", "GlobalMaxPool", "ConcatPool", "GeM", "LSEPool"
+        "gap",
+        "gmp",
+        "concat_pool",
+        "gem",
+        "lse_pool",
+        "GlobalAvgPool",
+        "GlobalMaxPool",
+        "ConcatPool",
+        "GeM",
+        "LSEPool",
     }
     for name in pool.__all__:
         assert getattr(pool, name).__doc__, f"{name} needs a docstring"
