@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -44,9 +43,7 @@ _CACHE: dict[tuple, nn.Module] = {}  # loaded models, keyed by what produced the
 def _require(module: str, what: str):
     """Import `module`, or raise a one-line ImportError saying which `pip install` to run."""
     try:
-        with warnings.catch_warnings():  # timm imports tqdm.auto, which warns in Jupyter when ipywidgets is absent
-            warnings.filterwarnings("ignore", message="IProgress not found")
-            return importlib.import_module(module)
+        return importlib.import_module(module)
     except ImportError:
         raise ImportError(f"{what} needs the package {_PIP[module]!r}: run  pip install {_PIP[module]}") from None
 
