@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 __all__ = [
+    "check_stats",
     "check_maps",
     "check_model",
     "check_int",
@@ -233,3 +234,23 @@ def check_images(images: object, name: str = "images") -> torch.Tensor:
         got = f"min {lo:.3g}, max {hi:.3g}"
         raise ValueError(f"{name} must hold values in [0, 1] (not yet normalised), got {got}{hint}")
     return images
+
+
+def check_stats(stats: object) -> tuple[list[float], list[float]] | None:
+    """Check that `stats` is None or `(mean, std)`: three finite numbers each, every std > 0."""
+    if stats is None:
+        return None
+    want = "stats must be None or (mean, std), each 3 numbers (one per colour channel), e.g. ((0.5,) * 3, (0.5,) * 3)"
+    if not isinstance(stats, (tuple, list)) or len(stats) != 2:
+        raise ValueError(f"{want}; got {stats!r}")
+    out = []
+    for part, name in zip(stats, ("mean", "std")):
+        if isinstance(part, (str, bytes)) or not hasattr(part, "__len__") or len(part) != 3:
+            raise ValueError(f"{want}; got {name} {part!r}")
+        values = [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in part]
+        if any(v is None or not math.isfinite(v) for v in values):
+            raise ValueError(f"{want}; got {name} {part!r}")
+        out.append(values)
+    if min(out[1]) <= 0:
+        raise ValueError(f"stats std must be > 0 for every channel, got {stats[1]!r}")
+    return out[0], out[1]

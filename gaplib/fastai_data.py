@@ -6,7 +6,6 @@ point at small local folders. fastai is imported inside it, so `import gaplib` s
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 from functools import partial
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ._checks import check_dir, check_int
+from ._checks import check_dir, check_int, check_stats
 from .device import resolve_device
 
 if TYPE_CHECKING:
@@ -51,26 +50,6 @@ def _check_images(files: list) -> None:
             raise ValueError(f"cannot read image {str(f)!r} (corrupt, truncated or not an image): {reason}") from None
 
 
-def _check_stats(stats: object) -> tuple[list[float], list[float]] | None:
-    """Check that `stats` is None or `(mean, std)`: three finite numbers each, every std > 0."""
-    if stats is None:
-        return None
-    want = "stats must be None or (mean, std), each 3 numbers (one per colour channel), e.g. ((0.5,) * 3, (0.5,) * 3)"
-    if not isinstance(stats, (tuple, list)) or len(stats) != 2:
-        raise ValueError(f"{want}; got {stats!r}")
-    out = []
-    for part, name in zip(stats, ("mean", "std")):
-        if isinstance(part, (str, bytes)) or not hasattr(part, "__len__") or len(part) != 3:
-            raise ValueError(f"{want}; got {name} {part!r}")
-        values = [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in part]
-        if any(v is None or not math.isfinite(v) for v in values):
-            raise ValueError(f"{want}; got {name} {part!r}")
-        out.append(values)
-    if min(out[1]) <= 0:
-        raise ValueError(f"stats std must be > 0 for every channel, got {stats[1]!r}")
-    return out[0], out[1]
-
-
 def folder_dls(
     path: str | Path,
     size: int,
@@ -88,7 +67,7 @@ def folder_dls(
     check_int(size, "size", 1)
     check_int(bs, "bs", 1)
     check_int(seed, "seed", 0)
-    mean_std = _check_stats(stats)
+    mean_std = check_stats(stats)
     train, valid = _split_names(root)
 
     from fastai.vision.all import (
