@@ -20,9 +20,11 @@ A row's `call` takes no argument, or one: a fresh temporary folder (pytest's `tm
 from __future__ import annotations
 
 import inspect
+import io
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 __all__ = ["bad", "check_bad_input", "int_rows", "tensor_rows"]
@@ -75,3 +77,31 @@ def tensor_rows(id: str, call: Callable[[object], object], name: str) -> list:
         bad(f"{id} {name} int64", lambda: call(torch.zeros(2, 3, 8, 8, dtype=torch.long)), TypeError, "floating"),
         bad(f"{id} {name} empty grid", lambda: call(torch.rand(2, 3, 0, 8)), ValueError, "empty grid"),
     ]
+
+
+def png_bytes(size: int) -> bytes:
+    """The bytes of a valid black `size` x `size` RGB PNG."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def image_folder(tmp: Path, splits: dict | None = None, files: dict | None = None, boxes: str | None = None) -> Path:
+    """An image folder `tmp/f`: two good 8x8 PNGs per class of each split (default `{"train": ("a", "b")}`),
+    then `files` {relative path: bytes} and an optional `boxes.csv` text."""
+    from PIL import Image
+
+    root = tmp / "f"
+    for split, classes in (splits or {"train": ("a", "b")}).items():
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(2):
+                Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)).save(root / split / cls / f"{i}.png")
+    for rel, content in (files or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(content)
+    if boxes is not None:
+        (root / "boxes.csv").write_text(boxes)
+    return root

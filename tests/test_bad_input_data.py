@@ -3,10 +3,9 @@
 import math
 import os
 
-import numpy as np
 import pytest
 import torch
-from _bad_input import bad, check_bad_input, int_rows
+from _bad_input import bad, check_bad_input, image_folder, int_rows, png_bytes
 
 from gaplib import data
 
@@ -23,33 +22,6 @@ def _img(v):
     x = S.images.clone()
     x[0, 0, 0, 0] = v
     return x
-
-
-def _folder(tmp, split="train", files=None, boxes=None):
-    """An image folder under `tmp/f` holding `files` {relative path: bytes} (default: two good PNGs per class)."""
-    from PIL import Image
-
-    root = tmp / "f"
-    for cls in ("a", "b"):
-        (root / split / cls).mkdir(parents=True, exist_ok=True)
-        for i in range(2):
-            Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)).save(root / split / cls / f"{i}.png")
-    for rel, content in (files or {}).items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(content)
-    if boxes is not None:
-        (root / "boxes.csv").write_text(boxes)
-    return root
-
-
-def _png_bytes(size=8):
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def _mine(tmp):
@@ -273,70 +245,79 @@ READ_ROWS = [
     bad("read root a file", lambda t: data.read_image_folder(_file(t)), FileNotFoundError, "not a directory"),
     bad("read root ''", lambda t: data.read_image_folder(""), ValueError, "empty string"),
     bad("read root None", lambda t: data.read_image_folder(None), TypeError, "folder path"),
-    bad("read no split", lambda t: data.read_image_folder(_folder(t), "valid"), FileNotFoundError, "'valid'"),
-    bad("read split ..", lambda t: data.read_image_folder(_folder(t), ".."), ValueError, "split must be a subfolder"),
-    bad("read split ''", lambda t: data.read_image_folder(_folder(t), ""), ValueError, "split must be a subfolder"),
-    bad("read split path", lambda t: data.read_image_folder(_folder(t), "a/b"), ValueError, "split must be"),
-    bad("read split int", lambda t: data.read_image_folder(_folder(t), 3), ValueError, "split must be a subfolder"),
+    bad("read no split", lambda t: data.read_image_folder(image_folder(t), "valid"), FileNotFoundError, "'valid'"),
+    bad(
+        "read split ..",
+        lambda t: data.read_image_folder(image_folder(t), ".."),
+        ValueError,
+        "split must be a subfolder",
+    ),
+    bad(
+        "read split ''", lambda t: data.read_image_folder(image_folder(t), ""), ValueError, "split must be a subfolder"
+    ),
+    bad("read split path", lambda t: data.read_image_folder(image_folder(t), "a/b"), ValueError, "split must be"),
+    bad(
+        "read split int", lambda t: data.read_image_folder(image_folder(t), 3), ValueError, "split must be a subfolder"
+    ),
     *int_rows("read", lambda v: data.read_image_folder("/", size=v), "size", 1, none_ok=True),
-    bad("read huge size", lambda t: data.read_image_folder(_folder(t), size=10**6), ValueError, "GiB of memory"),
+    bad("read huge size", lambda t: data.read_image_folder(image_folder(t), size=10**6), ValueError, "GiB of memory"),
     bad(
         "read zero-byte png",
-        lambda t: data.read_image_folder(_folder(t, files={"train/a/z.png": b""})),
+        lambda t: data.read_image_folder(image_folder(t, files={"train/a/z.png": b""})),
         ValueError,
         "cannot read image",
     ),
     bad(
         "read truncated png",
-        lambda t: data.read_image_folder(_folder(t, files={"train/a/z.png": _png_bytes(64)[:60]})),
+        lambda t: data.read_image_folder(image_folder(t, files={"train/a/z.png": png_bytes(64)[:60]})),
         ValueError,
         "corrupt, truncated",
     ),
     bad(
         "read random bytes png",
-        lambda t: data.read_image_folder(_folder(t, files={"train/b/z.png": os.urandom(300)})),
+        lambda t: data.read_image_folder(image_folder(t, files={"train/b/z.png": os.urandom(300)})),
         ValueError,
         "cannot read image",
     ),
     bad(
         "read text named png",
-        lambda t: data.read_image_folder(_folder(t, files={"train/b/z.png": b"hello, not an image"})),
+        lambda t: data.read_image_folder(image_folder(t, files={"train/b/z.png": b"hello, not an image"})),
         ValueError,
         "z.png",
     ),
     bad(
         "read jpeg named png truncated",
-        lambda t: data.read_image_folder(_folder(t, files={"train/b/z.jpg": b"\xff\xd8\xff\xe0" + b"\0" * 20})),
+        lambda t: data.read_image_folder(image_folder(t, files={"train/b/z.jpg": b"\xff\xd8\xff\xe0" + b"\0" * 20})),
         ValueError,
         "cannot read image",
     ),
     bad(
         "read boxes.csv wrong columns",
-        lambda t: data.read_image_folder(_folder(t, boxes="file,x,y\na,1,2\n")),
+        lambda t: data.read_image_folder(image_folder(t, boxes="file,x,y\na,1,2\n")),
         ValueError,
         "must have the columns",
     ),
     bad(
         "read boxes.csv empty",
-        lambda t: data.read_image_folder(_folder(t, boxes="")),
+        lambda t: data.read_image_folder(image_folder(t, boxes="")),
         ValueError,
         "must have the columns",
     ),
     bad(
         "read boxes.csv words",
-        lambda t: data.read_image_folder(_folder(t, boxes="path,label,x0,y0,x1,y1\ntrain/a/0.png,a,one,2,3,4\n")),
+        lambda t: data.read_image_folder(image_folder(t, boxes="path,label,x0,y0,x1,y1\ntrain/a/0.png,a,one,2,3,4\n")),
         ValueError,
         "line 2: box values must be numbers",
     ),
     bad(
         "read boxes.csv binary",
-        lambda t: data.read_image_folder(_folder(t, files={"boxes.csv": b"\xff\xfe\x00\x81" * 10})),
+        lambda t: data.read_image_folder(image_folder(t, files={"boxes.csv": b"\xff\xfe\x00\x81" * 10})),
         ValueError,
         "boxes.csv",
     ),
     bad(
         "read mixed sizes",
-        lambda t: data.read_image_folder(_folder(t, files={"train/a/big.png": _png_bytes(16)})),
+        lambda t: data.read_image_folder(image_folder(t, files={"train/a/big.png": png_bytes(16)})),
         ValueError,
         "pass size=",
     ),

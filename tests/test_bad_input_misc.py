@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from _bad_input import bad, check_bad_input, int_rows
+from _bad_input import bad, check_bad_input, image_folder, int_rows, png_bytes
 
 from gaplib import device, exercises, timing
 
@@ -16,34 +16,13 @@ def _ok(a):
 
 def _folder(tmp, files=None, valid_classes=("a", "b")):
     """A train/valid image folder under `tmp/f` plus `files` {relative path: bytes}."""
-    from PIL import Image
-
-    root = tmp / "f"
-    for split, classes in (("train", ("a", "b")), ("valid", valid_classes)):
-        for cls in classes:
-            (root / split / cls).mkdir(parents=True, exist_ok=True)
-            for i in range(2):
-                Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)).save(root / split / cls / f"{i}.png")
-    for rel, content in (files or {}).items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(content)
-    return root
+    return image_folder(tmp, {"train": ("a", "b"), "valid": valid_classes}, files)
 
 
 def _dls(path, **kw):
     from gaplib.fastai_data import folder_dls
 
     return folder_dls(path, **{"size": 8, **kw})
-
-
-def _png(size=32):
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(buf, "PNG")
-    return buf.getvalue()
 
 
 NO_CUDA = not torch.cuda.is_available()
@@ -101,7 +80,7 @@ ROWS = [
     ),
     bad(
         "folder_dls truncated png",
-        lambda t: _dls(_folder(t, {"valid/b/z.png": _png()[:70]})),
+        lambda t: _dls(_folder(t, {"valid/b/z.png": png_bytes(32)[:70]})),
         ValueError,
         "corrupt, truncated",
     ),
@@ -125,7 +104,7 @@ ROWS = [
     ),
     bad(
         "folder_dls image too deep",
-        lambda t: _dls(_folder(t, {"train/a/sub/z.png": _png(8)})),
+        lambda t: _dls(_folder(t, {"train/a/sub/z.png": png_bytes(8)})),
         ValueError,
         "not one level below train/",
     ),
