@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from ._checks import check_bool, check_choice, check_cost, check_int, check_ints, check_maps, check_model, check_number
 from .data import Sample, make_shapes
 from .models import count_params
-from .train import History, accuracy, evaluate, fit, predict, set_seed
+from .train import History, accuracy, fit, predict, reached_plateau, set_seed
 
 __all__ = [
     "SWEEP_SEED",
@@ -156,7 +156,8 @@ def run_ablation(
 
     A row holds `config`, `seed`, `lr`, `valid_acc`, `train_acc`, `overfit` (train − valid accuracy),
     `head_params`, `seconds` and the run's per-epoch `history`. Train accuracy is measured after training
-    in eval mode (dropout off), so `overfit` compares like with like. `lrs` gives every config the same
+    in eval mode (dropout off), so `overfit` compares like with like, and `plateaued` says whether the run
+    reached the course's plateau (`gaplib.train.reached_plateau`). `lrs` gives every config the same
     learning-rate grid (instead of the single `lr`); `best_lr(rows)` then keeps each config's best.
     With `keep_models`, each row also holds its trained `model`.
     """
@@ -190,7 +191,7 @@ def run_ablation(
         model = check_model(builders[name]())
         t0 = time.perf_counter()
         hist = fit(model, train_dl, valid_dl, epochs=epochs, lr=rate, seed=seed, progress=False)
-        _, train_acc = evaluate(model, train_dl)
+        train_acc = hist.final_train_acc
         row = {
             "config": name,
             "seed": seed,
@@ -198,6 +199,7 @@ def run_ablation(
             "valid_acc": hist.valid_acc[-1],
             "train_acc": train_acc,
             "overfit": train_acc - hist.valid_acc[-1],
+            "plateaued": reached_plateau(train_acc),
             "head_params": count_params(model)["head"],
             "seconds": time.perf_counter() - t0,
             "history": hist,

@@ -1,8 +1,12 @@
 """A small plain-PyTorch training loop, used before fastai appears in the course.
 
-`fit` trains with AdamW and a one-cycle learning-rate schedule, shows a progress bar, and returns a
+`fit` trains with AdamW and a one-cycle learning-rate schedule, shows one progress bar, and returns a
 `History` of per-epoch train/valid loss and accuracy. With the same seed, on the same machine, two
 runs give the same numbers (`num_workers=0`, seeded shuffling and initialisation).
+
+The course's one plateau criterion lives here: a model has reached its plateau when its accuracy on its
+own training set, measured in eval mode after training, is at least `PLATEAU_TRAIN_ACC`
+(`reached_plateau`). A fair comparison asserts an ordering only between models that all reached it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,21 @@ from torch.utils.data import DataLoader
 from ._checks import check_bool, check_int, check_labels, check_maps, check_model, check_number
 from .device import resolve_device
 
-__all__ = ["set_seed", "History", "fit", "evaluate", "predict", "accuracy"]
+__all__ = ["PLATEAU_TRAIN_ACC", "reached_plateau", "set_seed", "History", "fit", "evaluate", "predict", "accuracy"]
+
+PLATEAU_TRAIN_ACC = 0.98
+"""Train accuracy (eval mode, after training) at or above which a model counts as trained to its plateau.
+
+One-cycle training anneals the learning rate to zero, so every curve flattens by construction and "it
+stopped rising" says nothing; fitting the training set is what a longer run could not improve on. A model
+below it is "budget-limited": the course asserts nothing that depends on it having converged.
+"""
+
+
+def reached_plateau(train_acc: float) -> bool:
+    """Whether a model whose eval-mode train accuracy is `train_acc` has reached the course's plateau."""
+    check_number(train_acc, "train_acc", 0.0, 1.0)
+    return train_acc >= PLATEAU_TRAIN_ACC
 
 
 def set_seed(seed: int) -> None:
@@ -32,26 +50,41 @@ def set_seed(seed: int) -> None:
 
 @dataclass
 class History:
-    """Per-epoch `train_loss`, `train_acc`, `valid_loss`, `valid_acc` of one `fit`."""
+    """Per-epoch `train_loss`, `train_acc`, `valid_loss`, `valid_acc` of one `fit`, and its `final_train_acc`.
+
+    The per-epoch `train_acc` is the running accuracy on the training batches in train mode (dropout on,
+    BatchNorm on batch statistics), as the loop sees it; `final_train_acc` is measured once after training
+    in eval mode, like `valid_acc`, so the two compare like with like (`overfit`, `plateaued`).
+    """
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
     valid_loss: list[float] = field(default_factory=list)
     valid_acc: list[float] = field(default_factory=list)
+    final_train_acc: float | None = None
+
+    @property
+    def plateaued(self) -> bool:
+        """Whether the trained model reached the course's plateau (`reached_plateau` of `final_train_acc`)."""
+        if self.final_train_acc is None:
+            raise ValueError("this History has no final_train_acc: train with fit() first")
+        return reached_plateau(self.final_train_acc)
 
     @property
     def overfit(self) -> float:
-        """Final train accuracy minus final valid accuracy: how much the model overfits."""
+        """Final train accuracy (eval mode) minus final valid accuracy: how much the model overfits."""
         if not self.train_acc or not self.valid_acc:
             raise ValueError("this History is empty: train with fit() first")
-        return self.train_acc[-1] - self.valid_acc[-1]
+        train = self.train_acc[-1] if self.final_train_acc is None else self.final_train_acc
+        return train - self.valid_acc[-1]
 
     def __repr__(self) -> str:
         if not self.train_loss:
             return "History(empty)"
+        final = "" if self.final_train_acc is None else f", eval-mode train acc {self.final_train_acc:.3f}"
         return (
             f"History({len(self.train_loss)} epochs: train loss {self.train_loss[-1]:.3f} acc {self.train_acc[-1]:.3f}"
-            f" | valid loss {self.valid_loss[-1]:.3f} acc {self.valid_acc[-1]:.3f})"
+            f" | valid loss {self.valid_loss[-1]:.3f} acc {self.valid_acc[-1]:.3f}{final})"
         )
 
 
@@ -83,15 +116,24 @@ def _check_output(out: object, yb: torch.Tensor, where: str) -> torch.Tensor:
     return out
 
 
-def _progress(it, total: int, show: bool, desc: str):
-    """Wrap `it` in a fastprogress bar when `show`, else return it unchanged."""
-    if not show:
-        return it
-    from fastprogress.fastprogress import progress_bar
+class _Progress:
+    """One fastprogress bar over all the training steps of a `fit` (none when `show` is False)."""
 
-    bar = progress_bar(it, total=total)
-    bar.comment = desc
-    return bar
+    def __init__(self, steps: int, show: bool):
+        self.bar = self.steps = None
+        if show:
+            from fastprogress.fastprogress import progress_bar
+
+            self.bar = progress_bar(range(steps))
+            self.steps = iter(self.bar)
+            next(self.steps)
+
+    def step(self, comment: str | None = None) -> None:
+        """Advance the bar by one training step; `comment` replaces the text beside it."""
+        if self.bar is not None:
+            if comment is not None:
+                self.bar.comment = comment
+            next(self.steps, None)
 
 
 @torch.no_grad()
@@ -125,6 +167,9 @@ def fit(
 ) -> History:
     """Train `model` for `epochs` with AdamW + one-cycle LR; returns the per-epoch `History`.
 
+    After the last epoch, the model's accuracy on `train_dl` is measured once in eval mode
+    (`History.final_train_acc`; `History.plateaued` applies the course's plateau criterion to it).
+
     `seed` fixes the batch order and dropout; call `set_seed` before building the model to fix its
     initial weights too. A NaN or inf loss stops training at once with a `FloatingPointError` naming the
     epoch and batch (too high an `lr`, or NaN/inf in the data), rather than returning a history of NaNs.
@@ -147,10 +192,11 @@ def fit(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(train_dl))
     hist = History()
+    bar = _Progress(epochs * len(train_dl), progress)
     for epoch in range(epochs):
         model.train()
         loss_sum, correct, n = 0.0, 0, 0
-        for i, batch in enumerate(_progress(train_dl, len(train_dl), progress, f"epoch {epoch + 1}/{epochs}")):
+        for i, batch in enumerate(train_dl):
             where = f"epoch {epoch + 1}/{epochs}, batch {i + 1}/{len(train_dl)}"
             xb, yb = _check_batch(batch, "train_dl")
             xb, yb = xb.to(device), yb.to(device)
@@ -167,16 +213,19 @@ def fit(
             loss_sum += loss.item() * len(yb)
             correct += (out.argmax(1) == yb).sum().item()
             n += len(yb)
+            if i + 1 < len(train_dl):
+                bar.step()
         vl, va = evaluate(model, valid_dl, device)
         hist.train_loss.append(loss_sum / n)
         hist.train_acc.append(correct / n)
         hist.valid_loss.append(vl)
         hist.valid_acc.append(va)
+        line = f"epoch {epoch + 1}/{epochs}: train loss {loss_sum / n:.3f} acc {correct / n:.3f}"
+        line += f" | valid loss {vl:.3f} acc {va:.3f}"
+        bar.step(line)
         if progress:
-            print(
-                f"epoch {epoch + 1}/{epochs}: train loss {loss_sum / n:.3f} acc {correct / n:.3f}"
-                f" | valid loss {vl:.3f} acc {va:.3f}"
-            )
+            print(line)
+    hist.final_train_acc = evaluate(model, train_dl, device)[1]
     return hist
 
 

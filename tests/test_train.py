@@ -24,7 +24,26 @@ def test_fit_history_and_determinism(loaders):
     assert len(h1.train_loss) == len(h1.valid_acc) == 2
     assert h1.valid_acc == h2.valid_acc and h1.train_loss == h2.train_loss
     assert all(0 <= a <= 1 for a in h1.train_acc + h1.valid_acc)
-    assert "2 epochs" in repr(h1) and h1.overfit == h1.train_acc[-1] - h1.valid_acc[-1]
+    assert "2 epochs" in repr(h1) and h1.overfit == h1.final_train_acc - h1.valid_acc[-1]
+
+
+def test_fit_measures_final_train_accuracy_in_eval_mode(loaders):
+    tr, va = loaders
+    train.set_seed(0)
+    model = nn.Sequential(_tiny(), nn.Dropout(0.9))  # heavy dropout: train-mode and eval-mode accuracy differ
+    hist = train.fit(model, tr, va, epochs=2, device="cpu", progress=False)
+    assert hist.final_train_acc == train.evaluate(model, tr, "cpu")[1]
+    assert hist.plateaued == (hist.final_train_acc >= train.PLATEAU_TRAIN_ACC)
+
+
+def test_plateau_criterion_is_one_threshold_on_eval_mode_train_accuracy():
+    assert train.reached_plateau(train.PLATEAU_TRAIN_ACC) and train.reached_plateau(1.0)
+    assert not train.reached_plateau(train.PLATEAU_TRAIN_ACC - 0.001)
+    assert train.History(final_train_acc=0.999).plateaued and not train.History(final_train_acc=0.9).plateaued
+    with pytest.raises(ValueError, match="no final_train_acc"):
+        _ = train.History().plateaued
+    with pytest.raises(ValueError, match="train_acc must be in \\[0, 1\\]"):
+        train.reached_plateau(1.5)
 
 
 def test_fit_learns(loaders):
