@@ -50,6 +50,7 @@ __all__ = [
     "shapes_folder",
     "read_image_folder",
     "make_loader",
+    "random_shifts",
     "shapes_loaders",
 ]
 
@@ -596,8 +597,30 @@ def read_image_folder(root: str | Path, split: str = "train", size: int | None =
     return _to_sample(images, np.array(labels), boxes, classes)
 
 
-def make_loader(sample: Sample, bs: int = 64, shuffle: bool = False, seed: int = 0) -> DataLoader:
-    """A `DataLoader` of (image, label) batches over a `Sample`, `num_workers=0`, seeded shuffling."""
+def random_shifts(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each image of `(N, C, H, W)` `images` moved by its own random (dx, dy) in [-max_shift, max_shift] pixels.
+
+    The border is extended (replicate padding), as `experiments.shift_images` does for one fixed shift:
+    the standard "random translation" augmentation of a from-scratch CNN, drawn from `generator`.
+    """
+    check_maps(images, "images")
+    check_int(max_shift, "max_shift", 0)
+    n, _, h, w = images.shape
+    if max_shift == 0 or n == 0:
+        return images
+    if max_shift >= min(h, w):
+        raise ValueError(f"max_shift must be smaller than the images' {h}x{w} grid, got {max_shift}")
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * max_shift + 1, (n, 2), generator=generator).tolist()
+    return torch.stack([padded[i, :, y : y + h, x : x + w] for i, (y, x) in enumerate(offsets)])
+
+
+def make_loader(sample: Sample, bs: int = 64, shuffle: bool = False, seed: int = 0, shift: int = 0) -> DataLoader:
+    """A `DataLoader` of (image, label) batches over a `Sample`, `num_workers=0`, seeded shuffling.
+
+    `shift > 0` augments: every batch is moved by `random_shifts(images, shift)`, fresh shifts each epoch,
+    drawn from the loader's own seeded generator (so `fit`'s seed fixes them too).
+    """
     if not isinstance(sample, tuple) or not all(hasattr(sample, f) for f in ("images", "labels")):
         raise TypeError(f"sample must be a gaplib.data.Sample (images, labels, ...), got {type(sample).__name__}")
     check_maps(sample.images, "sample.images")
@@ -609,26 +632,42 @@ def make_loader(sample: Sample, bs: int = 64, shuffle: bool = False, seed: int =
     check_int(bs, "bs", 1)
     check_bool(shuffle, "shuffle")
     check_int(seed, "seed", 0)
+    check_int(shift, "shift", 0)
+    h, w = sample.images.shape[-2:]
+    if shift >= min(h, w):
+        raise ValueError(f"shift must be smaller than the images' {h}x{w} grid, got {shift}")
     gen = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(sample.images, sample.labels), bs, shuffle=shuffle, generator=gen, num_workers=0)
+    collate = None
+    if shift:
+
+        def collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+            images, labels = torch.stack([b[0] for b in batch]), torch.stack([b[1] for b in batch])
+            return random_shifts(images, shift, gen), labels
+
+    dataset = TensorDataset(sample.images, sample.labels)
+    return DataLoader(dataset, bs, shuffle=shuffle, generator=gen, num_workers=0, collate_fn=collate)
 
 
 def shapes_loaders(
-    size: int = 32, n_train: int = 1000, n_valid: int = 500, bs: int = 64, seed: int = 0
+    size: int = 32, n_train: int = 1000, n_valid: int = 500, bs: int = 64, seed: int = 0, shift: int = 0
 ) -> tuple[DataLoader, DataLoader]:
-    """Train (shuffled) and valid loaders over freshly generated shapes; valid uses `seed + VALID_SEED_OFFSET`."""
+    """Train (shuffled) and valid loaders over freshly generated shapes; valid uses `seed + VALID_SEED_OFFSET`.
+
+    `shift > 0` augments the training loader with random translations of up to `shift` pixels (`make_loader`).
+    """
     for v, what, low in (
         (size, "size", 8),
         (n_train, "n_train", 1),
         (n_valid, "n_valid", 1),
         (bs, "bs", 1),
         (seed, "seed", 0),
+        (shift, "shift", 0),
     ):
         check_int(v, what, low)
     _check_make_cost("shapes_loaders", n_train + n_valid, size)
     train = make_shapes(n_train, size, seed)
     valid = make_shapes(n_valid, size, seed + VALID_SEED_OFFSET)
-    return make_loader(train, bs, shuffle=True, seed=seed), make_loader(valid, bs * 2)
+    return make_loader(train, bs, shuffle=True, seed=seed, shift=shift), make_loader(valid, bs * 2)
 
 
 if __name__ == "__main__":

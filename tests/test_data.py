@@ -124,3 +124,41 @@ def test_empty_folder_errors(tmp_path):
     (tmp_path / "train" / "a").mkdir()
     with pytest.raises(FileNotFoundError, match="no image files"):
         data.read_image_folder(tmp_path)
+
+
+def test_random_shifts_moves_each_image_by_at_most_max_shift():
+    x = torch.zeros(64, 1, 9, 9)
+    x[:, :, 4, 4] = 1.0  # one bright pixel in the middle
+    moved = data.random_shifts(x, 2, torch.Generator().manual_seed(0))
+    ys, xs = (moved[:, 0] == 1).nonzero()[:, 1:].T
+    assert moved.shape == x.shape and (moved[:, 0] == 1).sum() == 64, "every image keeps its one bright pixel"
+    assert (ys - 4).abs().max() == 2 and (xs - 4).abs().max() == 2, "shifts reach ±2 and go no further"
+    assert len(set(zip(ys.tolist(), xs.tolist()))) > 10, "images get different shifts"
+    assert data.random_shifts(x, 0) is x
+
+
+def test_shift_augmented_loader_is_seeded_and_differs_each_epoch():
+    sample = data.make_shapes(8, 16, seed=0)
+    dl = data.make_loader(sample, bs=8, seed=1, shift=3)
+    first, second = next(iter(dl))[0], next(iter(dl))[0]
+    assert not torch.equal(first, second), "a new epoch draws new shifts"
+    again = next(iter(data.make_loader(sample, bs=8, seed=1, shift=3)))[0]
+    assert torch.equal(first, again), "the same seed gives the same shifts"
+    plain = next(iter(data.make_loader(sample, bs=8)))[0]
+    assert torch.equal(plain, sample.images), "shift=0 leaves the images alone"
+    tr, _ = data.shapes_loaders(16, 8, 4, seed=0, shift=2)
+    assert next(iter(tr))[0].shape == (8, 3, 16, 16)
+
+
+@pytest.mark.parametrize(
+    "call, exc, phrase",
+    [
+        (lambda: data.random_shifts(torch.zeros(2, 1, 4, 4), 4), ValueError, "max_shift must be smaller"),
+        (lambda: data.random_shifts(torch.zeros(2, 1, 4, 4), -1), ValueError, "max_shift must be >= 0"),
+        (lambda: data.make_loader(data.make_shapes(2, 16), shift=16), ValueError, "shift must be smaller"),
+        (lambda: data.make_loader(data.make_shapes(2, 16), shift=1.5), TypeError, "shift must be an int"),
+    ],
+)
+def test_shift_bad_input(call, exc, phrase):
+    with pytest.raises(exc, match=phrase):
+        call()
