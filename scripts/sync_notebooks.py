@@ -33,14 +33,25 @@ import sys
 
 if "google.colab" in sys.modules:
     import subprocess
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    keep = [f"{{name}}=={{version(name)}}" for name in ("torch", "torchvision", "numpy")]  # Colab's own: keep them
+    keep = []  # Colab's own torch, torchvision and numpy (those this runtime has) stay exactly as they are
+    for name in ("torch", "torchvision", "numpy"):
+        try:
+            keep.append(f"{{name}}=={{version(name)}}")
+        except PackageNotFoundError:
+            pass
     with open("/tmp/gapcourse-keep.txt", "w") as constraints:
         constraints.write("\\n".join(keep))
     pip = [sys.executable, "-m", "pip", "install", "-q", "-c", constraints.name]
-    subprocess.run([*pip, f"gaplib[colab] @ git+{{REPO}}@{{REF}}"], check=True)
-    print(f"installed gaplib from {{REPO}}@{{REF}}, keeping {{', '.join(keep)}}")
+    done = subprocess.run([*pip, f"gaplib[colab] @ git+{{REPO}}@{{REF}}"], capture_output=True, text=True)
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(
+            f"could not install gaplib from {{REPO}}@{{REF}} (pip: {{said}}). Check that this repository and ref exist"
+            " and are public, and that the runtime is online (Runtime > Change runtime type), then run this cell again."
+        ) from None
+    print(f"installed gaplib from {{REPO}}@{{REF}}, keeping {{', '.join(keep) or 'nothing'}}")
 else:
     print("not on Colab: nothing to install")"""
 
