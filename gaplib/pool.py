@@ -2,9 +2,10 @@
 
 Each pooling is a function (the computation) and an `nn.Module` that calls it, as in
 `torch.nn.functional` and `torch.nn.modules.pooling`. On a CUDA tensor `gap`, `gmp` and
-`concat_pool` use gaplib's Triton kernels (`gaplib.kernels`) when they can; elsewhere they use
-PyTorch's fastest spelling: `x.mean((2, 3))`, and `x.amax((2, 3))`, whose forward is many times
-faster than `nn.AdaptiveMaxPool2d(1)`'s. Training on a CPU is the exception: there `amax`'s backward
+`concat_pool` use gaplib's Triton kernels (`gaplib.kernels`) on the GPUs they were tuned on (H100,
+H200: `gaplib.kernels.choose` says which devices get what); elsewhere they use PyTorch's fastest
+spelling: `x.mean((2, 3))`, and `x.amax((2, 3))`, whose forward is many times faster than
+`nn.AdaptiveMaxPool2d(1)`'s. Training on a CPU is the exception: there `amax`'s backward
 (compare every value with the max, share the gradient among ties) costs more than its forward saves,
 so when a gradient is needed max pooling uses `F.adaptive_max_pool2d`, whose backward scatters the
 gradient to the argmax it saved (`benchmarks/bench_pools.py --backward` measures both).
@@ -120,27 +121,57 @@ def _check_knob(value: object, name: str) -> float | torch.Tensor:
     return float(value)
 
 
+SERIES_BELOW = 1e-4  # |knob * value| under which `_log_mean_exp` uses its two-term series (error < 1e-12 relative)
+
+
+def _log_mean_exp(v: torch.Tensor, k: float | torch.Tensor) -> torch.Tensor:
+    """`log(mean(exp(k * v))) / k` over the last axis of `v <= 0`, accurate for every `k > 0`, tiny ones too.
+
+    As `k -> 0` it tends to `mean(v)`, exactly: where `k * v` is tiny, `exp` would round to 1 and lose it,
+    so maps whose `k * |v|` stays below `SERIES_BELOW` use the series `mean(v) + k * var(v) / 2`; the others use
+    `log1p(mean(expm1(k * v))) / k`, which keeps the small differences that `log(mean(exp(.)))` would round away.
+    """
+    k_value = float(k.detach()) if isinstance(k, torch.Tensor) else k
+    kv = v * k
+    tiny = kv.detach().amin(-1) > -SERIES_BELOW  # per map: every |k * v| is small
+    centred = v - v.mean(-1, keepdim=True)
+    series = v.mean(-1) + 0.5 * (centred * (centred * k)).mean(-1)
+    k_safe = k if k_value * float(v.detach().abs().amax()) > 0 else 1.0  # a k that rounds to 0: every map is tiny
+    exact = torch.log1p(torch.expm1(torch.where(tiny[..., None], 0.0, kv)).mean(-1)) / k_safe
+    return torch.where(tiny, series, exact)
+
+
+def _float_compute(x: torch.Tensor) -> torch.Tensor:
+    """`x` in float32 when it is float16/bfloat16 (their `expm1` / `log1p` lose the small terms), else itself."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
 def gem(x: torch.Tensor, p: float | torch.Tensor = 3.0, eps: float = 1e-6) -> torch.Tensor:
     """Generalized-mean (GeM) pooling `mean(x**p) ** (1/p)` per map, `(N, C, H, W) -> (N, C)`.
 
-    `p=1` is average pooling and a large `p` approaches max pooling. GeM assumes non-negative maps
-    (put it after a ReLU): values below `eps` are clamped to `eps`, so negative activations count as 0.
-    It never overflows: each map is divided by its max `m` first (`m * gem(x / m)`, the same value), so
-    the powers stay <= 1 at any `p`; typical learned `p` is 2-5.
+    `p=1` is average pooling, a large `p` approaches max pooling and a small `p` the geometric mean (its exact
+    limit as `p -> 0`, which `gem` reaches at any tiny `p`). GeM assumes non-negative maps (put it after a ReLU):
+    values below `eps` are clamped to `eps`, so negative activations count as 0. It never overflows or loses the
+    small terms: with `m` each map's max, it computes `m * exp(log(mean(exp(p * log(x / m)))) / p)`, the same
+    value; typical learned `p` is 2-5.
     """
     check_maps(x)
     p, eps = _check_knob(p, "p"), _check_knob(eps, "eps")
-    x = x.clamp(min=eps)
-    m = x.detach().amax((2, 3), keepdim=True)  # gem is 1-homogeneous, so d(result)/dm is exactly 0
-    return (x / m).pow(p).mean((2, 3)).pow(1.0 / p) * m.flatten(1)
+    xf = _float_compute(x).clamp(min=eps)
+    top = torch.finfo(xf.dtype).max  # a larger p is max pooling to the last bit; capped so that p * 0 stays 0
+    p = p.clamp(max=top) if isinstance(p, torch.Tensor) else min(p, top)
+    m = xf.detach().amax((2, 3), keepdim=True)  # gem is 1-homogeneous, so d(result)/dm is exactly 0
+    out = torch.exp(_log_mean_exp(torch.log(xf / m).flatten(2), p)) * m.flatten(1)
+    return out.to(x.dtype)
 
 
 def lse_pool(x: torch.Tensor, r: float | torch.Tensor = 5.0) -> torch.Tensor:
     """Log-sum-exp pooling `log(mean(exp(r * x))) / r` per map, `(N, C, H, W) -> (N, C)`.
 
-    A smooth maximum: a small `r` approaches average pooling, a large `r` max pooling. Unlike `gem` it
-    accepts negative values, and it never overflows: it is computed as `m + lse(r * (x - m)) / r` with `m`
-    each map's max, so `exp` only ever sees values <= 0. `r` must be finite in `x`'s dtype.
+    A smooth maximum: a small `r` approaches average pooling (its exact limit as `r -> 0`, which `lse_pool`
+    reaches at any tiny `r`), a large `r` max pooling. Unlike `gem` it accepts negative values, and it never
+    overflows: it is computed as `m + log(mean(exp(r * (x - m)))) / r` with `m` each map's max, so `exp` only ever
+    sees values <= 0. `r` must be finite in `x`'s dtype.
     """
     check_maps(x)
     r = _check_knob(r, "r")
@@ -148,9 +179,9 @@ def lse_pool(x: torch.Tensor, r: float | torch.Tensor = 5.0) -> torch.Tensor:
     rv = float(r.detach()) if isinstance(r, torch.Tensor) else r
     if rv > top:
         raise ValueError(f"r = {rv:.3g} overflows {x.dtype} (largest {top:.3g}); use a smaller r")
-    m = x.detach().amax((2, 3), keepdim=True)  # d(result)/dm is exactly 0, so m needs no gradient
-    lse = torch.logsumexp((x - m).flatten(2) * r, dim=2) - math.log(x.shape[2] * x.shape[3])
-    return m.flatten(1) + lse / r
+    xf = _float_compute(x)
+    m = xf.detach().amax((2, 3), keepdim=True)  # d(result)/dm is exactly 0, so m needs no gradient
+    return (m.flatten(1) + _log_mean_exp((xf - m).flatten(2), r)).to(x.dtype)
 
 
 class _KnobPool(nn.Module):

@@ -148,6 +148,28 @@ def test_gem_module_fixed_p_is_a_buffer():
     torch.testing.assert_close(m(torch.ones(1, 2, 3, 3) * 4), torch.full((1, 2), 4.0))
 
 
+@pytest.mark.parametrize("p", [1e-320, 1e-300, 1e-12, 1e-9, 1e-6])
+def test_gem_at_tiny_p_is_the_geometric_mean(p):
+    x = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(0)) + 0.05
+    geometric = torch.exp(torch.log(x).mean((2, 3)))
+    torch.testing.assert_close(pool.gem(x, p), geometric, atol=0, rtol=2e-6)
+
+
+def test_gem_moves_smoothly_from_geometric_mean_to_max():
+    x = torch.rand(2, 3, 5, 5, generator=torch.Generator().manual_seed(1)) + 0.05
+    values = [pool.gem(x, p) for p in (1e-9, 1e-3, 0.1, 1.0, 3.0, 100.0, 1e300)]
+    assert all(bool((a <= b + 1e-6).all()) for a, b in zip(values, values[1:])), "power means grow with p"
+    torch.testing.assert_close(values[-1], pool.gmp(x))
+
+
+def test_gem_and_lse_gradients_at_tiny_and_ordinary_knobs():
+    x = (torch.rand(1, 2, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) + 0.1).requires_grad_()
+    for knob in (2e-5, 2.5):  # 2e-5: the series branch (gradcheck moves the knob by 1e-6)
+        k = torch.tensor(knob, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda a, b: pool.gem(a, b), (x, k))
+        assert torch.autograd.gradcheck(lambda a, b: pool.lse_pool(a, b), (x, k))
+
+
 # --- lse_pool -------------------------------------------------------------------------------------
 
 
@@ -157,6 +179,12 @@ def test_lse_between_avg_and_max():
     torch.testing.assert_close(pool.lse_pool(x, r=1e3), pool.gmp(x), atol=1e-2, rtol=0)
     mid = pool.lse_pool(x, r=5.0)
     assert bool((pool.gap(x) <= mid + 1e-5).all()) and bool((mid <= pool.gmp(x) + 1e-5).all())
+
+
+@pytest.mark.parametrize("r", [1e-320, 1e-300, 1e-12, 1e-10, 1e-7])
+def test_lse_at_tiny_r_is_the_mean(r):
+    x = 3 * torch.randn(2, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(pool.lse_pool(x, r), x.mean((2, 3)), atol=1e-5, rtol=0)
 
 
 def test_lse_does_not_overflow():
