@@ -39,6 +39,8 @@ def check_maps(x: object, name: str = "x") -> torch.Tensor:
     """Check that `x` is a floating `(N, C, H, W)` tensor with a non-empty grid."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}")
+    if x.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense tensor, got the {x.layout} layout; use x.to_dense()")
     if x.ndim != 4:
         raise ValueError(
             f"{name} must be 4-D (N, C, H, W), got {x.ndim}-D shape {tuple(x.shape)}"

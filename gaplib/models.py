@@ -42,6 +42,8 @@ def post_model(n_classes: int = 10, width: int = 32) -> nn.Sequential:
     check_int(n_classes, "n_classes", 2)
     w = check_int(width, "width", 4)
     c1, c2, c3, c4 = w, 2 * w, 4 * w, 8 * w
+    _check_param_memory(f"post_model(width={w})", 9 * (3 * c1 + c1 * c2 + c2 * c3 + c3 * c3 + c3 * c4 + c4 * c4))
+    _check_param_memory("the head", c4 * c3 + c3 * n_classes)
     return nn.Sequential(
         nn.Conv2d(3, c1, kernel_size=3, padding=1),
         nn.ReLU(),

@@ -43,6 +43,8 @@ def reached_plateau(train_acc: float) -> bool:
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and PyTorch (CPU and GPU) in one call."""
     check_int(seed, "seed", 0)
+    if seed >= 2**32:
+        raise ValueError(f"seed must be < 2**32 (NumPy's limit), got {seed}")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -79,8 +81,14 @@ class History:
         return train - self.valid_acc[-1]
 
     def __repr__(self) -> str:
-        if not self.train_loss:
+        lists = (self.train_loss, self.train_acc, self.valid_loss, self.valid_acc)
+        if not any(lists):
             return "History(empty)"
+        if len({len(v) for v in lists}) != 1:
+            sizes = ", ".join(
+                f"{k} {len(v)}" for k, v in zip(("train_loss", "train_acc", "valid_loss", "valid_acc"), lists)
+            )
+            return f"History(partly filled: {sizes} epochs)"
         final = "" if self.final_train_acc is None else f", eval-mode train acc {self.final_train_acc:.3f}"
         return (
             f"History({len(self.train_loss)} epochs: train loss {self.train_loss[-1]:.3f} acc {self.train_acc[-1]:.3f}"
@@ -146,6 +154,10 @@ def evaluate(model: nn.Module, dl: DataLoader, device: torch.device | str | None
     loss, correct, n = 0.0, 0, 0
     for i, batch in enumerate(dl):
         xb, yb = _check_batch(batch, "dl")
+        if not torch.isfinite(xb).all():
+            raise ValueError(
+                f"batch {i + 1} of dl holds NaN or inf images; accuracy and loss on them would be meaningless"
+            )
         xb, yb = xb.to(device), yb.to(device)
         out = _check_output(model(xb), yb, f"batch {i + 1} of dl")
         loss += F.cross_entropy(out, yb, reduction="sum").item()

@@ -79,6 +79,8 @@ ROWS = [
     ),
     bad("count_params plain module", lambda: models.count_params(_NoSplit()), ValueError, "body`/`head` children"),
     bad("count_params a layer", lambda: models.count_params(nn.Linear(3, 4)), ValueError, "count_params needs"),
+    bad("post_model n_classes=10**11", lambda: models.post_model(10**11), ValueError, "more than this machine"),
+    bad("post_model width=10**6", lambda: models.post_model(10, 10**6), ValueError, "more than this machine"),
 ]
 
 if hasattr(models, "mlpconv_net"):

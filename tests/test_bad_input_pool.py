@@ -47,6 +47,10 @@ ROWS = [
     bad("GeM learnable str", lambda: pool.GeM(learnable="yes"), TypeError, "learnable must be True or False"),
     bad("LSEPool learnable 1", lambda: pool.LSEPool(learnable=1), TypeError, "learnable must be True or False"),
     bad("GeM eps 0", lambda: pool.GeM(eps=0), ValueError, "eps must be a positive finite number"),
+    *[
+        bad(f"{f.__name__} sparse", lambda f=f: f(X.to_sparse()), TypeError, "must be a dense tensor")
+        for f in (pool.gap, pool.gmp, pool.concat_pool, pool.gem, pool.lse_pool)
+    ],
 ]
 
 

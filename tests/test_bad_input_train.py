@@ -157,6 +157,19 @@ ROWS = [
     bad("accuracy labels None", lambda: train.accuracy(_net(), S.images, None), TypeError, "labels must be"),
     bad("accuracy maps model", lambda: train.accuracy(_Maps(), S.images, S.labels), ValueError, "logits"),
     bad("accuracy model None", lambda: train.accuracy(None, S.images, S.labels), TypeError, "nn.Module"),
+    bad("set_seed 2**32", lambda: train.set_seed(2**32), ValueError, "seed must be < 2**32"),
+    bad(
+        "evaluate NaN images",
+        lambda: train.evaluate(_net(), _loader(_nan_images()), "cpu"),
+        ValueError,
+        "NaN or inf images",
+    ),
+    bad(
+        "fit NaN valid images",
+        lambda: train.fit(_net(), DL, _loader(_nan_images()), 1, progress=False),
+        ValueError,
+        "NaN or inf",
+    ),
 ]
 
 

@@ -97,3 +97,9 @@ def test_empty_loader_error():
     empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 3, 8, 8), torch.zeros(0)))
     with pytest.raises(ValueError, match="empty"):
         train.evaluate(_tiny(), empty)
+
+
+def test_history_repr_of_a_partly_filled_history_says_so():
+    assert repr(train.History(train_loss=[1.0])) == (
+        "History(partly filled: train_loss 1, train_acc 0, valid_loss 0, valid_acc 0 epochs)"
+    )
