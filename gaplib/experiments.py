@@ -98,6 +98,8 @@ def shift_images(images: torch.Tensor, dx: int, dy: int, mode: str = "replicate"
     'circular' (wrap around, like `torch.roll`).
     """
     check_maps(images, "images")
+    if images.shape[1] == 0:
+        raise ValueError("images has 0 channels: there is nothing to shift")
     for v, name, side in ((dx, "dx", images.shape[3]), (dy, "dy", images.shape[2])):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{name} must be an int number of pixels, got {type(v).__name__}")
@@ -129,7 +131,10 @@ def flip_rate(
         raise ValueError(f"mode must be one of {_PAD_MODES}, got {mode!r}")
     if max(shifts) >= min(images.shape[2:]):
         raise ValueError(f"shifts must be smaller than the image side {min(images.shape[2:])}, got {max(shifts)}")
-    base = predict(model, images, bs).argmax(1)
+    logits = predict(model, images, bs)
+    if logits.shape[1] < 2:
+        raise ValueError(f"model must return logits for 2 or more classes to flip between, got {logits.shape[1]}")
+    base = logits.argmax(1)
     out = {}
     for s in shifts:
         moves = [(s, 0), (-s, 0), (0, s), (0, -s)] if s > 0 else [(0, 0)]
@@ -303,8 +308,14 @@ def plot_curves(
 def plot_summary(summary: Sequence[Mapping], metric: str = "valid_acc") -> plt.Figure:
     """Bars of `metric` ('valid_acc' or 'overfit') per config of `summarize`'s output, ± one std as error bars."""
     check_choice(metric, "metric", ("valid_acc", "overfit"))
-    if isinstance(summary, (Mapping, str)) or not summary or not all(f"{metric}_mean" in r for r in summary):
+    need = {"config", f"{metric}_mean", f"{metric}_std"}
+    if isinstance(summary, (Mapping, str)) or not summary or not all(isinstance(r, Mapping) for r in summary):
         raise ValueError("summary must be the non-empty list that summarize(rows) returns")
+    for r in summary:
+        if not need <= set(r):
+            raise ValueError(
+                f"each summary row needs the keys {sorted(need)} (summarize(rows) makes them), got {sorted(r)}"
+            )
     names = [r["config"] for r in summary]
     means = [r[f"{metric}_mean"] for r in summary]
     stds = [r[f"{metric}_std"] for r in summary]

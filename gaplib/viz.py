@@ -25,6 +25,11 @@ def show_batch(
 ) -> plt.Figure:
     """Show the first `n` images `(N, 3, H, W)` in a grid, titled by class name, with boxes drawn in red."""
     check_maps(images, "images")
+    if images.shape[1] not in (1, 3):
+        raise ValueError(
+            f"images must have 1 (grey) or 3 (RGB) channels to be shown as pictures, got {images.shape[1]};"
+            " for feature maps use show_feature_maps"
+        )
     check_int(n, "n", 1)
     check_int(ncols, "ncols", 1)
     n = min(n, len(images))
@@ -56,7 +61,8 @@ def show_batch(
         ax.axis("off")
         if i >= n:
             continue
-        ax.imshow(images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu().numpy())
+        picture = images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu().numpy()
+        ax.imshow(picture[..., 0] if picture.shape[2] == 1 else picture, cmap="gray", vmin=0, vmax=1)
         if labels is not None:
             y = int(labels[i])
             ax.set_title(classes[y] if classes is not None else str(y), fontsize=8)
@@ -77,6 +83,12 @@ def plot_history(histories: History | Mapping[str, History], metric: str = "acc"
         raise TypeError(f"histories must be a History or a {{name: History}} dict, got {type(histories).__name__}")
     if not histories or not all(isinstance(h, History) and h.train_loss for h in histories.values()):
         raise ValueError("histories must be a History or a non-empty {name: History} dict of trained runs")
+    for name, h in histories.items():
+        curves = (h.train_loss, h.train_acc, h.valid_loss, h.valid_acc)
+        if len({len(c) for c in curves}) != 1:
+            raise ValueError(f"History {name!r} is partly filled: its four lists differ in length; pass fit's History")
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for c in curves for v in c):
+            raise TypeError(f"History {name!r} must hold numbers in its lists, as fit's History does")
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for i, (name, h) in enumerate(histories.items()):
         epochs = range(1, len(h.train_loss) + 1)
@@ -99,6 +111,8 @@ def show_feature_maps(
     check_maps(maps, "maps")
     if maps.shape[0] != 1:
         raise ValueError(f"show_feature_maps shows one image's maps: got a batch of {maps.shape[0]}; pass maps[i]")
+    if maps.shape[1] == 0:
+        raise ValueError("maps has 0 channels: there is no feature map to show")
     check_int(n, "n", 1)
     check_int(ncols, "ncols", 1)
     n = min(n, maps.shape[1])

@@ -148,6 +148,30 @@ ROWS = [
     bad("plot_summary rows", lambda: experiments.plot_summary([ROW]), ValueError, "summarize(rows)"),
     bad("plot_summary []", lambda: experiments.plot_summary([]), ValueError, "summary must be"),
     bad("plot_summary a dict", lambda: experiments.plot_summary(SUMMARY[0]), ValueError, "summary must be"),
+    bad(
+        "shift_images 0 channels reflect",
+        lambda: experiments.shift_images(torch.rand(2, 0, 8, 8), 1, 0, "reflect"),
+        ValueError,
+        "0 channels",
+    ),
+    bad(
+        "flip_rate one output",
+        lambda: experiments.flip_rate(nn.Sequential(nn.Flatten(), nn.Linear(3 * 256, 1)), S.images, [1]),
+        ValueError,
+        "2 or more classes",
+    ),
+    bad(
+        "plot_summary hand-made, no std",
+        lambda: experiments.plot_summary([{"config": "a", "valid_acc_mean": 0.5}]),
+        ValueError,
+        "valid_acc_std",
+    ),
+    bad(
+        "plot_summary hand-made, no config",
+        lambda: experiments.plot_summary([{"valid_acc_mean": 0.5, "valid_acc_std": 0.1}]),
+        ValueError,
+        "config",
+    ),
 ]
 
 if hasattr(experiments, "best_lr"):  # the learning-rate grid's helpers

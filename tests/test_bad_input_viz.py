@@ -57,6 +57,23 @@ ROWS = [
     bad("plot_bars ylabel None", lambda: viz.plot_bars({"a": 1}, None), TypeError, "ylabel must be a str"),
     bad("plot_bars log of 0", lambda: viz.plot_bars({"a": 0, "b": 3}, "y", log=True), ValueError, "positive values"),
     bad("plot_bars log str", lambda: viz.plot_bars({"a": 1}, "y", log="yes"), TypeError, "log must be True"),
+    bad("show_batch 5 channels", lambda: viz.show_batch(torch.rand(2, 5, 8, 8)), ValueError, "1 (grey) or 3 (RGB)"),
+    bad("show_batch 16 channels", lambda: viz.show_batch(torch.rand(2, 16, 8, 8)), ValueError, "show_feature_maps"),
+    bad(
+        "plot_history strings",
+        lambda: viz.plot_history(train.History(["a"], ["b"], ["c"], ["d"])),
+        TypeError,
+        "hold numbers",
+    ),
+    bad(
+        "plot_history unequal",
+        lambda: viz.plot_history(train.History([1.0, 2.0], [0.5], [1.1], [0.4])),
+        ValueError,
+        "partly filled",
+    ),
+    bad(
+        "show_feature_maps 0 channels", lambda: viz.show_feature_maps(torch.rand(1, 0, 4, 4)), ValueError, "0 channels"
+    ),
 ]
 
 
