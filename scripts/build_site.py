@@ -12,6 +12,7 @@ import argparse
 import copy
 import html
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from nbconvert.filters import markdown2html_mistune
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_notebooks import DEFAULT_REF, NOTEBOOKS, SLUG, current_ref  # noqa: E402
+from sync_notebooks import DEFAULT_REF, NOTEBOOKS, SLUG, _is_bootstrap, current_ref  # noqa: E402
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "site"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -32,6 +33,18 @@ BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\((https://colab\.researc
 LINK_RE = re.compile(r"\]\((?!https?:|mailto:|#|data:)([^)\s]+)\)")
 RUNS_IN_RE = re.compile(r"Runs in ~[^\n\[]*")
 MAP_ROW_RE = re.compile(r"^\|\s*(\d\d)\s+([^|]+?)\s*\|\s*(.+?)\s*\|\s*$", re.M)
+BAR_HTML_RE = re.compile(r"<progress\b")
+BAR_TEXT_RE = re.compile(r"^\s*\d+%\|.*\|")  # tqdm's text form: " 45%|████      | 9/20 [...]"
+STYLE_ONLY_RE = re.compile(r"^\s*<style\b[^>]*>.*</style>\s*$", re.S)
+EXPECTED_RE = re.compile(r"^Expected error, (\w[\w.]*): ?(.*)$")  # what gaplib.errors.expect_error prints
+# a path of the machine that ran the notebook: a Python package's file, or anything under a home or work folder
+LOCAL_PATH_RE = re.compile(
+    r"(?:[^\s\"'<>()]*/(?:site|dist)-packages/)|(?:/(?:work|root|home|Users|tmp)/[^\s\"'<>():]*/)"
+)
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+HEADING_RE = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+BOOTSTRAP_SUMMARY = "Colab set-up (installs gaplib on Colab; does nothing elsewhere)"
+SOLUTION_SUMMARY = "Worked solution (try the exercise first)"
 
 
 @dataclass
@@ -100,28 +113,190 @@ def _rewrite_links(markdown: str, rendered: set[str], ref: str) -> str:
     return LINK_RE.sub(link, markdown)
 
 
-def prepare(nb: nbformat.NotebookNode, rendered: set[str], ref: str) -> nbformat.NotebookNode:
-    """A copy of `nb` ready to render: alt text on every figure, final progress bars, site links."""
+def strip_local_paths(text: str) -> str:
+    """`text` without the folders of the machine that ran it: `.../site-packages/torch/x.py` -> `torch/x.py`."""
+    return LOCAL_PATH_RE.sub("", text)
+
+
+def _is_bar(out: nbformat.NotebookNode) -> bool:
+    """Whether an output is a progress bar (fastprogress's HTML bar, or tqdm's text form)."""
+    data = out.get("data", {})
+    if "text/html" in data:
+        return bool(BAR_HTML_RE.search(_text(data["text/html"])))
+    return "text/plain" in data and bool(BAR_TEXT_RE.match(_text(data["text/plain"])))
+
+
+def _text(value: str | list[str]) -> str:
+    return "".join(value) if isinstance(value, list) else value
+
+
+def _html_output(markup: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output("display_data", data={"text/html": markup})
+
+
+def _expected_error(kind: str, message: str) -> nbformat.NotebookNode:
+    """The page's form of a deliberate error: a label and the error's one line, no traceback."""
+    line = html.escape(f"{kind}: {strip_local_paths(message)}".rstrip(": "))
+    return _html_output(
+        '<div class="expected-error"><span class="expected-error-label">Expected error</span> '
+        f"<code>{line}</code></div>"
+    )
+
+
+def _outputs_with_expected_errors(outputs: list) -> tuple[list, int]:
+    """The outputs with each 'Expected error, ...' line and each error output shown as one marked line."""
+    result, n = [], 0
+    for out in outputs:
+        if out.output_type == "error":
+            message = ANSI_RE.sub("", str(out.get("evalue", ""))).strip()
+            result.append(_expected_error(out.get("ename", "Error"), message.splitlines()[0] if message else ""))
+            n += 1
+            continue
+        if out.output_type != "stream" or "Expected error, " not in _text(out.text):
+            result.append(out)
+            continue
+        kept: list[str] = []
+        for line in _text(out.text).splitlines(keepends=True):
+            match = EXPECTED_RE.match(line.rstrip("\n"))
+            if match is None:
+                kept.append(line)
+                continue
+            if kept:
+                result.append(nbformat.v4.new_output("stream", name=out.name, text="".join(kept)))
+                kept = []
+            result.append(_expected_error(match.group(1), match.group(2)))
+            n += 1
+        if kept:
+            result.append(nbformat.v4.new_output("stream", name=out.name, text="".join(kept)))
+    return result, n
+
+
+def one_bar_per_loop(outputs: list) -> list:
+    """Outputs with each stack of progress bars from one loop shown as one bar: the last, in its final state.
+
+    A loop's bars are the bar outputs of a cell with nothing but text between them (a training loop prints its
+    epochs between the bars of its runs); a figure or a table between two bars separates two loops. The bar
+    kept stands where the loop's first bar stood, and says how many it replaces.
+    """
+    outputs = [o for o in outputs if not _style_only(o)]
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for i, out in enumerate(outputs):
+        if _is_bar(out):
+            current.append(i)
+        elif out.output_type != "stream" and current:
+            groups.append(current)
+            current = []
+    if current:
+        groups.append(current)
+    drop: set[int] = set()
+    replace: dict[int, nbformat.NotebookNode] = {}
+    for bars in groups:
+        if len(bars) < 2:
+            continue
+        last = copy.deepcopy(outputs[bars[-1]])
+        note = f" <span class=bar-note>(the last of {len(bars)} progress bars of this loop)</span>"
+        if "text/html" in last.get("data", {}):
+            markup = _text(last.data["text/html"])
+            last.data = {
+                "text/html": re.sub(r"(</div>\s*)$", note + r"\1", markup, count=1)
+                if markup.rstrip().endswith("</div>")
+                else markup + note
+            }
+        replace[bars[0]] = last
+        drop.update(bars[1:])
+    return [replace.get(i, o) for i, o in enumerate(outputs) if i not in drop]
+
+
+def _style_only(out: nbformat.NotebookNode) -> bool:
+    """fastprogress's style sheet, sent once per kernel as an output of its own (course.css has its rules)."""
+    html_data = out.get("data", {}).get("text/html")
+    return html_data is not None and bool(STYLE_ONLY_RE.match(_text(html_data)))
+
+
+def _without_local_paths(out: nbformat.NotebookNode) -> None:
+    if out.output_type == "stream":
+        out.text = strip_local_paths(_text(out.text))
+    for mime in ("text/plain", "text/html"):
+        if mime in out.get("data", {}):
+            out.data[mime] = strip_local_paths(_text(out.data[mime]))
+
+
+def prepare(nb: nbformat.NotebookNode, rendered: set[str], ref: str, links: str = "") -> nbformat.NotebookNode:
+    """A copy of `nb` ready to render: alt text on every figure, one final progress bar per loop, expected errors
+    in one marked line, the set-up cell and the worked solutions folded, site links, no local paths.
+
+    `links` (HTML) takes the place of the Colab badge (or follows the first cell if there is none), and the
+    first cell is followed by the table-of-contents marker `<!--course-toc-->`.
+    """
     nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)  # widget state would pull a widget manager from the network
     last_markdown = ""
-    for cell in nb.cells:
+    placed = not links
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
+            if not placed and BADGE_RE.search(cell.source):
+                cell.source = BADGE_RE.sub(lambda m: links, cell.source, count=1)
+                placed = True
             cell.source = _rewrite_links(cell.source, rendered, ref)
             last_markdown = cell.source
             continue
         if cell.cell_type != "code":
             continue
+        tags = cell.metadata.get("tags", [])
+        if index == 1 and _is_bootstrap(cell):
+            cell.metadata["site_fold"] = BOOTSTRAP_SUMMARY
+            cell.metadata["site_class"] = "colab-setup"
+        elif "solution" in tags:
+            cell.metadata["site_fold"] = SOLUTION_SUMMARY
+            cell.metadata["site_class"] = "solution"
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if WIDGET_MIME in data and len(data) > 1:  # show the widget's final text (e.g. tqdm's bar), not its JSON
                 del data[WIDGET_MIME]
+            if "text/html" in data and "text/markdown" in data:  # fastprogress adds a markdown copy of its bar
+                del data["text/markdown"]
+        outputs, n_expected = _outputs_with_expected_errors(cell.get("outputs", []))
+        if n_expected:
+            cell.metadata["tags"] = [*tags, "expected-error"]
+        cell.outputs = one_bar_per_loop(outputs)
+        for out in cell.outputs:
+            _without_local_paths(out)
+            data = out.get("data", {})
             if any(m in data for m in IMAGE_MIMES):
                 meta = out.setdefault("metadata", {})
                 alt = meta.get("alt") or cell.metadata.get("alt")
                 alt = alt or next((meta.get(m, {}).get("alt") for m in IMAGE_MIMES if meta.get(m, {}).get("alt")), None)
                 meta["alt"] = alt or fallback_alt(last_markdown)
+    if nb.cells:
+        nb.cells[0].metadata["site_after"] = ("" if placed else links) + "<!--course-toc-->"
     return nb
+
+
+def table_of_contents(body: str) -> str:
+    """A <nav> listing the page's section headings (h2, h3), each linking to its anchor."""
+    items = []
+    for level, anchor, inner in HEADING_RE.findall(body):
+        text = html.unescape(re.sub(r"<[^>]+>", "", inner)).replace("\u00b6", "").strip()
+        items.append(f'<li class="toc-h{level}"><a href="#{anchor}">{html.escape(text)}</a></li>')
+    if not items:
+        return ""
+    return f'<nav class="toc" aria-label="Contents"><p class="toc-title">Contents</p><ul>{"".join(items)}</ul></nav>'
+
+
+def page_links(colab: str | None, ipynb_name: str) -> str:
+    """The page's links to run or keep the notebook: Open in Colab, and the .ipynb copied beside the page."""
+    run = f'<a class="colab-link" href="{html.escape(colab)}">Open in Colab</a> ' if colab else ""
+    keep = f'<a class="download-link" href="{html.escape(ipynb_name)}" download>Download the notebook (.ipynb)</a>'
+    return f'<span class="page-links">{run}{keep}</span>'
+
+
+def colab_url(nb: nbformat.NotebookNode) -> str | None:
+    """The URL of the notebook's Open-in-Colab badge, or None."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and (m := BADGE_RE.search(cell.source)):
+            return m.group(1)
+    return None
 
 
 def _course_map(nbs: dict[str, nbformat.NotebookNode]) -> dict[str, str]:
@@ -240,10 +415,12 @@ def build_site(
         nb = nbs[page.path.name]
         ref = current_ref(nb) or DEFAULT_REF
         body, _ = exporter.from_notebook_node(
-            prepare(nb, rendered, ref),
+            prepare(nb, rendered, ref, page_links(colab_url(nb), page.path.name)),
             resources={"course_nav": _nav(pages, i), "course_css": _css(), "metadata": {"name": page.title}},
         )
+        body = body.replace("<!--course-toc-->", table_of_contents(body), 1)
         (out / page.html_name).write_text(body, encoding="utf-8")
+        shutil.copyfile(page.path, out / page.path.name)  # the page's "Download the notebook" link
     note = note or f"Rendered from the notebooks' stored outputs on {time.strftime('%Y-%m-%d %H:%M')}."
     return write_index(pages, out, note)
 
