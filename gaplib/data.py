@@ -535,7 +535,7 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _read_boxes(path: Path) -> dict[str, list[float]]:
-    """`boxes.csv` as {relative path: [x0, y0, x1, y1]}; empty cells read as NaN."""
+    """`boxes.csv` as {relative path: [x0, y0, x1, y1]}; a row with four empty box cells reads as NaN."""
     need = ("path", "x0", "y0", "x1", "y1")
     try:
         with open(path, newline="") as f:
@@ -544,10 +544,18 @@ def _read_boxes(path: Path) -> dict[str, list[float]]:
                 raise ValueError(f"{str(path)!r} must have the columns {need}, got {reader.fieldnames}")
             known = {}
             for i, r in enumerate(reader, start=2):
+                cells = [r[k] for k in need]
+                if any(c is None for c in cells):
+                    raise ValueError(f"{str(path)!r} line {i} is short: it needs {need}, got {r}")
+                if all(c == "" for c in cells[1:]):  # an image without a box: four empty cells
+                    known[r["path"]] = [math.nan] * 4
+                    continue
                 try:
-                    known[r["path"]] = [float(r[k]) if r[k] not in ("", None) else math.nan for k in need[1:]]
+                    known[r["path"]] = [float(c) for c in cells[1:]]
                 except (TypeError, ValueError):
-                    raise ValueError(f"{str(path)!r} line {i}: box values must be numbers, got {r}") from None
+                    raise ValueError(
+                        f"{str(path)!r} line {i}: box values must be numbers (four, or four empty cells), got {r}"
+                    ) from None
     except UnicodeDecodeError:
         raise ValueError(f"{str(path)!r} is not a text CSV file") from None
     return known
@@ -564,10 +572,13 @@ def read_image_folder(root: str | Path, split: str = "train", size: int | None =
         check_int(size, "size", 1)
         check_cost(f"read_image_folder(size={size})", 0.0, 3 * 4 * 3 * size * size, "use a smaller size")
     folder = check_dir(root / split, f"split folder {split!r} of")
-    classes = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")))
-    if not classes:
+    if not any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir()):
         raise FileNotFoundError(f"{str(folder)!r} has no class subfolders (expected {split}/<class>/<image>)")
-    files = [(f, c) for c, name in enumerate(classes) for f in _image_files(folder / name)]
+    # one class list for every split (train's and this one's together), so a class missing from one split
+    # does not shift the labels of the others
+    splits = {folder} | ({root / "train"} if (root / "train").is_dir() else set())
+    classes = tuple(sorted({p.name for s in splits for p in s.iterdir() if p.is_dir() and not p.name.startswith(".")}))
+    files = [(f, c) for c, name in enumerate(classes) if (folder / name).is_dir() for f in _image_files(folder / name)]
     if not files:
         raise FileNotFoundError(f"{str(folder)!r} has class folders but no image files")
     if size is not None:
@@ -578,7 +589,9 @@ def read_image_folder(root: str | Path, split: str = "train", size: int | None =
             "use a smaller size or fewer images",
         )
     boxes_csv = root / "boxes.csv"
-    known = _read_boxes(boxes_csv) if boxes_csv.is_file() else {}
+    if boxes_csv.exists() and not boxes_csv.is_file():
+        raise ValueError(f"{str(boxes_csv)!r} must be a CSV file of boxes, but it is a folder or a special file")
+    known = _read_boxes(boxes_csv) if boxes_csv.exists() else {}
     images, labels, boxes = [], [], []
     for f, c in files:
         try:

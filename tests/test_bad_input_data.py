@@ -342,6 +342,24 @@ READ_ROWS = [
         FileNotFoundError,
         "no image files",
     ),
+    bad(
+        "read boxes.csv short row",
+        lambda t: data.read_image_folder(image_folder(t, boxes="path,x0,y0,x1,y1\ntrain/a/0.png,1,2\n")),
+        ValueError,
+        "line 2 is short",
+    ),
+    bad(
+        "read boxes.csv partly empty",
+        lambda t: data.read_image_folder(image_folder(t, boxes="path,x0,y0,x1,y1\ntrain/a/0.png,1,2,,\n")),
+        ValueError,
+        "line 2: box values must be numbers",
+    ),
+    bad(
+        "read boxes.csv is a folder",
+        lambda t: data.read_image_folder(image_folder(t, files={"boxes.csv/x": b""})),
+        ValueError,
+        "is a folder",
+    ),
 ]
 
 LOADER_ROWS = [

@@ -162,3 +162,24 @@ def test_shift_augmented_loader_is_seeded_and_differs_each_epoch():
 def test_shift_bad_input(call, exc, phrase):
     with pytest.raises(exc, match=phrase):
         call()
+
+
+def test_a_split_missing_a_class_keeps_the_labels_of_train(tmp_path):
+    from PIL import Image
+
+    for split, classes in {"train": ("circle", "cross", "ring"), "valid": ("cross", "ring")}.items():
+        for cls in classes:
+            (tmp_path / split / cls).mkdir(parents=True)
+            Image.new("RGB", (8, 8)).save(tmp_path / split / cls / "0.png")
+    train, valid = data.read_image_folder(tmp_path, "train"), data.read_image_folder(tmp_path, "valid")
+    assert train.classes == valid.classes == ("circle", "cross", "ring")
+    assert valid.labels.tolist() == [1, 2], "valid's cross and ring keep train's labels 1 and 2"
+
+
+def test_boxes_csv_rows_without_a_box_read_as_nan(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "train" / "a").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "train" / "a" / "0.png")
+    (tmp_path / "boxes.csv").write_text("path,label,x0,y0,x1,y1\ntrain/a/0.png,a,,,,\n")
+    assert torch.isnan(data.read_image_folder(tmp_path).boxes).all()
