@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ._checks import check_dir, check_int, check_stats
+from ._checks import check_cost, check_dir, check_int, check_stats
 from .device import resolve_device
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ def folder_dls(
     root = check_dir(path, "image folder")
     check_int(size, "size", 1)
     check_int(bs, "bs", 1)
+    check_cost(f"folder_dls(size={size}, bs={bs})", 0.0, 3 * 4 * 3 * size * size * bs, "use a smaller size or bs")
     check_int(seed, "seed", 0)
     mean_std = check_stats(stats)
     train, valid = _split_names(root)

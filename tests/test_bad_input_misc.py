@@ -59,6 +59,7 @@ ROWS = [
     bad("check wrong answer", lambda: exercises.check(2, _ok), AssertionError, ""),
     # fastai_data.folder_dls
     bad("folder_dls no folder", lambda t: _dls(t / "nope"), FileNotFoundError, "does not exist"),
+    bad("folder_dls size=10**5", lambda t: _dls(image_folder(t), size=10**5), ValueError, "more than this machine"),
     bad("folder_dls path ''", lambda t: _dls(""), ValueError, "empty string"),
     bad("folder_dls path None", lambda t: _dls(None), TypeError, "folder path"),
     bad("folder_dls no train", lambda t: _dls((t / "x").mkdir() or t / "x"), FileNotFoundError, "no train/ folder"),
