@@ -158,6 +158,14 @@ def test_gaplib_device_env_is_checked(monkeypatch):
         device.default_device()
 
 
+def test_gaplib_kernels_env_is_checked(monkeypatch):
+    from gaplib import kernels
+
+    monkeypatch.setenv("GAPLIB_KERNELS", "yes")
+    with pytest.raises(ValueError, match=r"GAPLIB_KERNELS must be 0 \(PyTorch everywhere\), 1 .* got 'yes'"):
+        kernels.function.switch()
+
+
 def test_numpy_numbers_are_accepted():
     """NumPy scalars (what indexing an array gives) pass every int and number check, as Python numbers do."""
     import matplotlib.pyplot as plt

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gaplib import kernels
-from gaplib.kernels import tuning
+from gaplib import kernels, pool
+from gaplib.kernels import function, tuning
 from gaplib.kernels.common import triton
 
 B = tuning.BlockConfig
@@ -94,3 +94,95 @@ def test_choose_follows_the_table_for_short_channels_last_maps(monkeypatch):
     assert kernels.choose(x, "gap", min_numel=x.numel() + 1) == "pytorch", "below min_numel: PyTorch"
     with tuning.override(channels_last_forward=B(16, 64, 4)):
         assert kernels.choose(x, "gap") == "kernels", "an override of the kernel's record wins over the table"
+
+
+# ----------------------------------------------------------------- which GPUs get the kernels (faked GPUs, any machine)
+class FakeCuda(torch.Tensor):
+    """A CPU tensor that says it lives on CUDA device 0: `choose` reads only its shape, layout, dtype and device."""
+
+    @property
+    def is_cuda(self) -> bool:
+        return True
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cuda", 0)
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """`fake_gpu(name, capability)`: torch.cuda answers as if that GPU were device 0 (and Triton were installed)."""
+    monkeypatch.delenv("GAPLIB_KERNELS", raising=False)
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    monkeypatch.setattr(function, "triton", triton or object())  # the decision, not the launch, is under test
+
+    def install(name: str, capability: tuple[int, int]) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+        tuning._device_table.cache_clear()
+
+    yield install
+    tuning._device_table.cache_clear()  # the real GPU's name again, where there is one
+
+
+UNMEASURED = [
+    ("Tesla T4", (7, 5)),  # Colab's free GPU
+    ("NVIDIA L4", (8, 9)),
+    ("NVIDIA A100-SXM4-40GB", (8, 0)),
+    ("Tesla V100-SXM2-16GB", (7, 0)),
+    ("NVIDIA GeForce RTX 4090", (8, 9)),
+]
+MEASURED = [("NVIDIA H100 80GB HBM3", (9, 0), "H100"), ("NVIDIA H200", (9, 0), "H200")]
+
+
+def maps(shape=(8, 64, 7, 7), dtype=torch.float32, channels_last=False) -> torch.Tensor:
+    """A `FakeCuda` batch of feature maps."""
+    x = torch.randn(shape, dtype=dtype)
+    return (x.contiguous(memory_format=torch.channels_last) if channels_last else x).as_subclass(FakeCuda)
+
+
+@pytest.mark.parametrize("name, capability", UNMEASURED, ids=[n for n, _ in UNMEASURED])
+def test_gpus_without_a_tuning_table_get_pytorch_unless_the_user_opts_in(fake_gpu, monkeypatch, name, capability):
+    fake_gpu(name, capability)
+    x = maps()
+    assert kernels.available(x), "the kernels could run here (compute capability >= 7.0)"
+    assert tuning.measured_table(x.device) is None and tuning.table_name(x.device) == "H100"
+    for op in kernels.function.OPS:
+        assert kernels.choose(x, op) == "pytorch", f"{name} has no tuning table: PyTorch pools ({op})"
+    monkeypatch.setenv("GAPLIB_KERNELS", "1")
+    assert kernels.choose(x, "gap") == "kernels", f"GAPLIB_KERNELS=1 opts in on {name} (the H100's block shapes)"
+    bf16 = kernels.choose(maps(dtype=torch.bfloat16), "gap")
+    assert bf16 == ("kernels" if capability >= (8, 0) else "pytorch"), "bfloat16 kernels need compute capability 8.0"
+
+
+@pytest.mark.parametrize("name, capability, table", MEASURED, ids=[t for _, _, t in MEASURED])
+def test_h100_and_h200_get_the_kernels_with_their_own_table(fake_gpu, monkeypatch, name, capability, table):
+    fake_gpu(name, capability)
+    x = maps()
+    assert tuning.measured_table(x.device) == tuning.table_name(x.device) == table
+    assert kernels.choose(x, "gap") == "kernels", f"an {table} has a measured table: the kernels pool"
+    assert kernels.choose(x, "gap", min_numel=x.numel() + 1) == "pytorch", "small tensors stay on PyTorch"
+    # float32 channels_last 7 x 7 concat: the H100's table measured PyTorch faster, the H200's its kernel
+    wide = maps((8, 512, 7, 7), channels_last=True)
+    assert kernels.choose(wide, "concat_pool") == ("pytorch forward" if table == "H100" else "kernels")
+    monkeypatch.setenv("GAPLIB_KERNELS", "0")
+    assert kernels.choose(x, "gap") == "pytorch", "GAPLIB_KERNELS=0 switches the kernels off everywhere"
+
+
+def test_gaplib_pool_on_an_unmeasured_gpu_computes_with_pytorch(fake_gpu, monkeypatch):
+    fake_gpu("Tesla T4", (7, 5))
+    monkeypatch.setattr(pool, "KERNEL_MIN_NUMEL", 0)  # even a tensor big enough for the kernels on an H100
+    x = maps((2, 8, 16, 16)).requires_grad_(True)
+    y = pool.gap(x)
+    assert "GlobalPool" not in type(y.grad_fn).__name__, "a T4 must not reach the Triton kernels"
+    torch.testing.assert_close(y.as_subclass(torch.Tensor), x.detach().as_subclass(torch.Tensor).mean((2, 3)))
+
+
+def test_the_kernel_switch_reads_0_1_or_auto(monkeypatch):
+    for value, mode in [("0", "off"), ("1", "on"), ("auto", "auto"), (" AUTO ", "auto"), ("", "auto")]:
+        monkeypatch.setenv("GAPLIB_KERNELS", value)
+        assert kernels.function.switch() == mode, value
+    monkeypatch.delenv("GAPLIB_KERNELS")
+    assert kernels.function.switch() == "auto", "unset: the kernels where a table measured them"

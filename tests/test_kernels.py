@@ -252,6 +252,9 @@ def test_strided_inputs_and_expanded_gradients():
 def test_pool_functions_use_the_kernels_on_cuda(monkeypatch):
     x = torch.randn(64, 256, 16, 16, device="cuda", requires_grad=True)
     assert x.numel() >= pool.KERNEL_MIN_NUMEL
+    if tuning.measured_table(x.device) is None:  # a GPU without a tuning table: PyTorch unless the user opts in
+        assert kernels.choose(x, "gap") == "pytorch", "an unmeasured GPU must not get the kernels by default"
+        monkeypatch.setenv("GAPLIB_KERNELS", "1")
     for f in (pool.gap, pool.gmp, pool.concat_pool):
         assert kernels.choose(x, f.__name__) == "kernels"
         assert "GlobalPool" in type(f(x).grad_fn).__name__, f"gaplib.pool.{f.__name__} should call the kernel"

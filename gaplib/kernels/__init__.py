@@ -3,12 +3,13 @@
 Global pooling reads every activation once and does about one operation per value, so its speed limit is memory
 bandwidth, not arithmetic. These kernels read `x` in one pass (accumulating in float32) and write each gradient in
 one pass, for `(N, C, H, W)` tensors in NCHW or channels_last layout and float32, float16 or bfloat16.
-`gaplib.pool` calls them on large CUDA tensors when `choose` says so; everywhere else it uses PyTorch. Notebook 09
-builds a 25-line version of the average-pooling kernel step by step; this package is what it grows into.
+`gaplib.pool` calls them on large CUDA tensors when `choose` says so, on the GPUs they were tuned on (H100, H200);
+everywhere else (other GPUs, the CPU, MPS) it uses PyTorch. Notebook 09 builds a 25-line version of the
+average-pooling kernel step by step; this package is what it grows into.
 
 Where things live (one concern per file, read top-down):
 - `function.py`: `gap`, `gmp`, `concat_pool`, the autograd Function, and `choose`, the one place that decides
-  between gaplib's kernels and PyTorch's reductions (availability, size, and the device's tuning table).
+  between gaplib's kernels and PyTorch's reductions (availability, size, which GPU, and its tuning table).
 - `long_maps.py`: NCHW maps of more than 64 values, and channels_last maps; the split reduction for few long maps.
 - `short_maps.py`: NCHW maps of at most 64 values (a ResNet's 7 x 7 head): three forward kernels and the backward.
 - `tuning.py`: the block shapes, as named `BlockConfig` records in one table per GPU (the H100's, the H200's),
@@ -19,7 +20,8 @@ Max pooling keeps, for the backward pass, the position of the first maximum of e
 order, so its gradient goes to one position, as in `nn.AdaptiveMaxPool2d` (fastai's `AdaptiveConcatPool2d`);
 `x.amax((2, 3))` instead splits the gradient evenly among tied maxima. A map that contains NaN pools to NaN (its
 max gradient then goes to an unspecified position). The package imports on machines without Triton or a GPU;
-`available` is then False. Set `GAPLIB_KERNELS=0` to switch the kernels off.
+`available` is then False. `GAPLIB_KERNELS=0` switches the kernels off; `GAPLIB_KERNELS=1` lets `gaplib.pool` use
+them on GPUs without a tuning table too (T4, L4, A100, ...), with the H100's block shapes.
 
 GPU words used in these files:
 - *program*: one instance of a Triton kernel (CUDA's thread block); a launch runs a *grid* of them, each on one

@@ -14,16 +14,31 @@ from torch.autograd.function import once_differentiable
 from . import long_maps, short_maps, tuning
 from .common import interpreting, triton
 
-__all__ = ["available", "choose", "forward_spelling", "gap", "gmp", "concat_pool"]
+__all__ = ["available", "choose", "forward_spelling", "measured_or_opted_in", "switch", "gap", "gmp", "concat_pool"]
 
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 OPS = ("gap", "gmp", "concat_pool")
 SHORT_MAP = 64  # NCHW maps of at most this many values have kernels of their own (short_maps.py)
 
 
+SWITCH = "GAPLIB_KERNELS"  # "0": never the kernels; "1": on every GPU they run on; unset or "auto": measured GPUs
+
+
+def switch() -> str:
+    """The `GAPLIB_KERNELS` setting: "off" (0), "on" (1) or "auto" (unset or "auto": GPUs with a tuning table)."""
+    value = os.environ.get(SWITCH, "").strip().lower()
+    modes = {"0": "off", "1": "on", "": "auto", "auto": "auto"}
+    if value not in modes:
+        raise ValueError(
+            f"{SWITCH} must be 0 (PyTorch everywhere), 1 (the kernels on every GPU they run on) or auto "
+            f"(the kernels on GPUs with a tuning table: H100, H200), got {os.environ[SWITCH]!r}"
+        )
+    return modes[value]
+
+
 def available(x: torch.Tensor) -> bool:
     """True when gaplib's Triton kernels can pool `x` (a 4-D float CUDA tensor, Triton present, not switched off)."""
-    if triton is None or os.environ.get("GAPLIB_KERNELS", "1").strip() == "0":
+    if triton is None or switch() == "off":
         return False
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.dtype not in DTYPES:
         return False
@@ -70,19 +85,35 @@ def forward_spelling(x: torch.Tensor, op: str, keep_argmax: bool) -> str:
 def choose(x: torch.Tensor, op: str, needs_grad: bool | None = None, min_numel: int = 0) -> str:
     """Who pools `x` with `op`: "pytorch" (all of it), "kernels" (forward and backward), or "pytorch forward".
 
-    "pytorch": the kernels cannot run here (`available`), or `x` has fewer than `min_numel` values, where a
-    launch's fixed cost outweighs the bandwidth it saves. "pytorch forward": the device's tuning table measured
-    PyTorch's reduction faster for this forward; the backward is still the kernel's. `needs_grad` defaults to
-    whether autograd will want the input's gradient.
+    Which devices get what (`gaplib.pool` asks this for every CUDA tensor, with `min_numel=KERNEL_MIN_NUMEL`):
+    - an H100 or H200 (a CUDA GPU whose name contains "H100" or "H200": the GPUs `tuning.TABLES` and
+      `benchmarks/reference/` measured): "kernels" with that GPU's block shapes, or "pytorch forward" where its
+      table measured PyTorch's reduction faster for this forward (the backward is still the kernel's);
+    - every other CUDA GPU (T4, L4, A100, V100, GeForce / RTX, ...): "pytorch", because block shapes measured on
+      an H100 were never measured there and may be slow or fail to compile. `GAPLIB_KERNELS=1` opts in: such a
+      GPU then gets the kernels with the H100's records (compute capability 7.0 or newer; 8.0 for bfloat16);
+    - CPU and MPS tensors, a machine without Triton, or `GAPLIB_KERNELS=0`: "pytorch" (under Triton's CPU
+      interpreter, `TRITON_INTERPRET=1`, CPU tensors follow the H100's table, so tests check it without a GPU);
+    - `x` with fewer than `min_numel` values: "pytorch", where a launch's fixed cost outweighs what it saves.
+
+    Calling `gaplib.kernels.gap` (or `gmp`, `concat_pool`) directly uses the kernels wherever they run.
+    `needs_grad` defaults to whether autograd will want the input's gradient.
     """
     if op not in OPS:
         raise ValueError(f"op must be one of {OPS}, got {op!r}")
-    if not available(x) or x.numel() < min_numel:
+    if not available(x) or x.numel() < min_numel or not measured_or_opted_in(x.device):
         return "pytorch"
     if needs_grad is None:
         needs_grad = x.requires_grad and torch.is_grad_enabled()
     spelling = forward_spelling(_readable(x), op, op != "gap" and needs_grad)
     return "kernels" if spelling == "kernel" else "pytorch forward"
+
+
+def measured_or_opted_in(device: torch.device) -> bool:
+    """True when `choose` may use the kernels on `device`: a measured GPU, `GAPLIB_KERNELS=1`, the CPU interpreter."""
+    if device.type != "cuda":
+        return True  # only reached under the CPU interpreter (`available`)
+    return switch() == "on" or tuning.measured_table(device) is not None
 
 
 def _readable(x: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,10 @@ many loop steps of loads are in flight ahead of their use (1: none).
 
 Which record a launch uses depends on its *shape class* (`ShapeClass`): the kernel, the bytes per value, the
 pooling, whether the argmax is kept, and the map size and channel count in coarse classes. `config` looks the
-class up in the table of the GPU the tensor is on (`TABLES`, chosen by the device's name at run time: an H200 gets
-its own, every other GPU the H100's, the closest measured) and falls back to a rule of thumb. A table entry
+class up in the table of the GPU the tensor is on (`TABLES`, chosen by the device's name at run time: an H100 or an
+H200 gets its own; `measured_table` says None for every other GPU, which `gaplib.kernels.choose` then leaves to
+PyTorch unless `GAPLIB_KERNELS=1` opts in, and such a launch gets the H100's records, the closest measured) and falls
+back to a rule of thumb. A table entry
 `PYTORCH` says that PyTorch's own reduction was measured faster for that forward, so `gaplib.kernels` uses it.
 
 The tables come from `benchmarks/bench_gpu_pool.py --sweep` / `--variants`, which try candidate records through
@@ -36,6 +38,7 @@ __all__ = [
     "KERNELS",
     "TABLES",
     "config",
+    "measured_table",
     "override",
     "set_config",
     "table_name",
@@ -194,18 +197,23 @@ _MISSING = object()
 
 
 @functools.cache
-def _device_table(index: int) -> str:
-    """The name of the table for CUDA device `index`."""
+def _device_table(index: int) -> str | None:
+    """The name of the table measured on CUDA device `index` (its name contains "H100" or "H200"), else None."""
     name = torch.cuda.get_device_name(index)
-    return next((key for key in TABLES if key in name), "H100")
+    return next((key for key in TABLES if key in name), None)
+
+
+def measured_table(device: torch.device | str | int | None = None) -> str | None:
+    """The table measured on `device`'s GPU: "H100" or "H200" by the GPU's name; None for any other GPU or the CPU."""
+    device = torch.device("cuda", device) if isinstance(device, int) else torch.device(device or "cpu")
+    if device.type != "cuda":
+        return None
+    return _device_table(device.index if device.index is not None else torch.cuda.current_device())
 
 
 def table_name(device: torch.device | str | int | None = None) -> str:
-    """Which of `TABLES` serves `device` ("H200" on an H200; the H100's everywhere else, the CPU interpreter too)."""
-    device = torch.device("cuda", device) if isinstance(device, int) else torch.device(device or "cpu")
-    if device.type != "cuda":
-        return "H100"
-    return _device_table(device.index if device.index is not None else torch.cuda.current_device())
+    """Which of `TABLES` serves `device`: its `measured_table`, else the H100's (unmeasured GPUs, CPU interpreter)."""
+    return measured_table(device) or "H100"
 
 
 def config(key: ShapeClass, device: torch.device, default: BlockConfig | str | None) -> BlockConfig | str | None:
