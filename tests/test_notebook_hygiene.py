@@ -1,5 +1,6 @@
 """Every course notebook is in the course's shape: the same bootstrap and badge, no execution metadata, formatted
-code, a run time that agrees with the README, imports that are declared; and the test set-up hides nothing.
+code, a run time that agrees with the README, imports that are declared, no cell that fails on purpose, no file read
+from beside it; and the test set-up hides nothing.
 
 When a notebook test here fails, `python scripts/sync_notebooks.py` fixes the bootstrap, badge, metadata and format.
 """
@@ -70,6 +71,71 @@ def test_bootstrap_and_badge_are_the_courses(path):
     assert nb.cells[1].source == bootstrap_source(ref), f"{path.name}: the second cell is not the course's bootstrap"
     badges = BADGE_RE.findall(nb.cells[0].source)
     assert badges == [badge(path.name, ref)], f"{path.name}: the first cell's Colab badge should open it at {ref}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_cell_relies_on_the_raises_exception_tag(path):
+    tagged = [i for i, c in enumerate(_nb(path).cells) if "raises-exception" in c.metadata.get("tags", [])]
+    assert not tagged, (
+        f"{path.name} cells {tagged} are tagged raises-exception, which Jupyter honours but Colab's Run all need "
+        "not (it stops at the first error): run the failing line inside "
+        "`with gaplib.errors.expect_error(Kind, 'message'):` and drop the tag"
+    )
+
+
+# a read of a file by a relative path, or a listing of the working folder: on Colab the notebook sits alone in /content
+SIBLING_READ = re.compile(
+    r"""(open|read_csv|read_text|read_bytes|nbformat\.read|json\.load|np\.load|torch\.load)\(\s*["'](?![/~])"""
+    r"""|Path\(\s*(["'][^/~"'][^"']*["']|\))|Path\.cwd\(\)|os\.listdir\(|\.ipynb"""
+)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_notebook_reads_a_file_beside_itself(path):
+    found = [
+        f"cell {i}: {line.strip()}"
+        for i, cell in enumerate(_nb(path).cells)
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if SIBLING_READ.search(line)
+    ]
+    assert not found, f"{path.name} reads files beside itself, which a lone notebook (Colab) lacks: {found}"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'course = sorted(Path().glob("[0-9][0-9]_*.ipynb"))',
+        'title = json.loads(open("01_flatten_head.ipynb").read())',
+        'table = pd.read_csv("results.csv")',
+        'text = Path("notes.md").read_text()',
+    ],
+)
+def test_the_sibling_read_check_catches_a_read_beside_the_notebook(line):
+    assert SIBLING_READ.search(line), line
+
+
+def test_the_sibling_read_check_lets_absolute_and_gaplib_paths_through():
+    fine = ['with open("/tmp/gapcourse-keep.txt", "w") as f:', "print((folder / 'boxes.csv').read_text())"]
+    assert not any(SIBLING_READ.search(line) for line in fine)
+
+
+def _course_map() -> list[tuple[str, str]]:
+    """Notebook 00's course-map table: (number, what the first column says) for each row."""
+    text = next(c.source for c in _nb(NOTEBOOKS[0]).cells if c.source.startswith("## The course map"))
+    return re.findall(r"^\| (\d\d) ([^|]+?) \|", text, re.M)
+
+
+def test_the_course_map_in_notebook_00_lists_every_notebook_by_its_title():
+    titles = [(p.stem[:2], _nb(p).cells[0].source.splitlines()[0].split("·", 1)[1].strip()) for p in NOTEBOOKS[1:]]
+    listed = _course_map()
+    assert [n for n, _ in listed] == [n for n, _ in titles], (
+        f"notebook 00's course map lists {[n for n, _ in listed]}, notebooks/ holds {[n for n, _ in titles]}"
+    )
+    for (number, said), (_, title) in zip(listed, titles):
+        assert said.lower() == title.lower(), (
+            f"course map row {number} says {said!r}, the notebook's title is {title!r}"
+        )
 
 
 def _readme_times() -> dict[str, int]:
