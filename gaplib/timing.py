@@ -1,4 +1,4 @@
-"""Timing a function the way benchmarks should: warm-up, repeats, median, GPU synchronised."""
+"""Timing a function the way benchmarks should: warm-up, repeats, median, GPU (CUDA or MPS) synchronised."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from ._checks import check_int
+from .device import mps_available
 
 __all__ = ["time_fn", "compare"]
 
@@ -19,7 +20,7 @@ def time_fn(fn: Callable, *args, reps: int = 20, warmup: int = 3, **kwargs) -> f
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     check_int(reps, "reps", 1)
     check_int(warmup, "warmup", 0)
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    sync = _synchronizer()
     for _ in range(warmup):
         fn(*args, **kwargs)
     sync()
@@ -30,6 +31,15 @@ def time_fn(fn: Callable, *args, reps: int = 20, warmup: int = 3, **kwargs) -> f
         sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _synchronizer() -> Callable[[], None]:
+    """A function that waits for the GPU's queued work (CUDA, or MPS on a Mac); on a CPU-only machine, nothing."""
+    if torch.cuda.is_available():
+        return torch.cuda.synchronize
+    if mps_available():
+        return torch.mps.synchronize
+    return lambda: None
 
 
 def compare(
