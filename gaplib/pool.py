@@ -4,11 +4,12 @@ Each pooling is a function (the computation) and an `nn.Module` that calls it, a
 `torch.nn.functional` and `torch.nn.modules.pooling`. On a CUDA tensor `gap`, `gmp` and
 `concat_pool` use gaplib's Triton kernels (`gaplib.kernels`) on the GPUs they were tuned on (H100,
 H200: `gaplib.kernels.choose` says which devices get what); elsewhere they use PyTorch's fastest
-spelling: `x.mean((2, 3))`, and `x.amax((2, 3))`, whose forward is many times faster than
-`nn.AdaptiveMaxPool2d(1)`'s. Training on a CPU is the exception: there `amax`'s backward
-(compare every value with the max, share the gradient among ties) costs more than its forward saves,
-so when a gradient is needed max pooling uses `F.adaptive_max_pool2d`, whose backward scatters the
-gradient to the argmax it saved (`benchmarks/bench_pools.py --backward` measures both).
+spelling: `x.mean((2, 3))`, and for inference `x.amax((2, 3))`, whose forward is many times faster than
+`nn.AdaptiveMaxPool2d(1)`'s. When a gradient is needed, max pooling uses `F.adaptive_max_pool2d`, whose
+backward scatters the gradient to the argmax it saved: one gradient rule everywhere (the first maximum of
+each map in row-major order gets it all, as in `nn.AdaptiveMaxPool2d`, fastai and gaplib's kernels), where
+`amax` would share it among tied maxima; on a CPU it is also the faster backward
+(`benchmarks/bench_pools.py --backward` measures both).
 
 `gem` (generalized mean) and `lse_pool` (log-sum-exp) sit between average and max pooling, with a
 knob (`p`, `r`) that can be learned; they always use PyTorch.
@@ -56,8 +57,13 @@ def _kernels(x: torch.Tensor, op: str):
 
 
 def _torch_max(x: torch.Tensor) -> torch.Tensor:
-    """PyTorch's fastest global max of `x`: `amax`, or on a CPU with a gradient to compute, the argmax-saving pool."""
-    if x.device.type == "cpu" and x.requires_grad and torch.is_grad_enabled():
+    """PyTorch's global max of `x`: `amax` for inference; with a gradient to compute, the argmax-saving pool.
+
+    The gradient rule is the same on every device and at every size: it goes to the first maximum of each map in
+    row-major order, as in `nn.AdaptiveMaxPool2d`, fastai's `AdaptiveConcatPool2d` and gaplib's kernels
+    (`amax` would split it evenly among tied maxima, which are common in float16/bfloat16 and after a ReLU).
+    """
+    if x.requires_grad and torch.is_grad_enabled():
         return F.adaptive_max_pool2d(x, 1).flatten(1)  # same values; gradient to one (the first) maximum
     return x.amax((2, 3))
 

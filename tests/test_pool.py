@@ -101,6 +101,45 @@ def test_max_gives_one_unit_of_gradient_per_map_even_with_ties(fn):
     assert int((x.grad > 0).sum()) == 6, "the gradient goes to one maximum per map, as in nn.AdaptiveMaxPool2d"
 
 
+TIE_DEVICES = (
+    ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if torch.backends.mps.is_available() else [])
+)
+
+
+@pytest.mark.parametrize("device", TIE_DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("fn", [pool.gmp, pool.concat_pool], ids=["gmp", "concat"])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+def test_one_tie_rule_the_first_maximum_gets_the_gradient(fn, dtype, device, channels_last):
+    """Ties (common in half precision and after a ReLU) send the gradient to the first maximum, as fastai's does."""
+    if device == "mps" and dtype == torch.bfloat16:
+        pytest.skip("MPS has no bfloat16 max pooling")
+    x = torch.randint(0, 3, (2, 4, 5, 5), generator=torch.Generator().manual_seed(0)).to(device, dtype)
+    x[0, 0] = 0  # a whole map of ties, like a dead ReLU channel
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    mine, theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+    fn(mine)[:, :4].float().sum().backward()
+    nn.AdaptiveMaxPool2d(1)(theirs).float().sum().backward()  # fastai's max half is this module
+    assert torch.equal(mine.grad, theirs.grad), "the gradient goes where nn.AdaptiveMaxPool2d sends it"
+    assert mine.grad[0, 0].flatten()[0] == 1 and mine.grad[0, 0].sum() == 1, "a tied map's first value gets it all"
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="GPU only: above KERNEL_MIN_NUMEL a CUDA tensor may go to the kernels"
+)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_tie_rule_is_the_same_above_the_kernels_threshold(dtype):
+    x = torch.randint(0, 3, (64, 256, 16, 16), device="cuda").to(dtype)  # 4,194,304 values: at the threshold
+    assert x.numel() >= pool.KERNEL_MIN_NUMEL
+    x[0, 0] = 0
+    for fn in (pool.gmp, pool.concat_pool):
+        mine, theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+        fn(mine)[:, :256].float().sum().backward()
+        nn.AdaptiveMaxPool2d(1)(theirs).float().sum().backward()
+        assert torch.equal(mine.grad, theirs.grad), f"{fn.__name__}: same tie rule at any size"
+
+
 def test_max_same_values_with_and_without_grad(x):
     with torch.no_grad():
         fast = pool.concat_pool(x)  # inference: amax
