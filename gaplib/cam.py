@@ -10,7 +10,9 @@
   the weighted sum would not be that head's evidence.
 - `grad_cam`: Grad-CAM (Selvaraju et al., ICCV 2017) for any head: the maps weighted by the spatial
   mean of the class score's gradient, then ReLU; one forward and one backward pass. On a GAP ->
-  Linear head the gradient's mean is ``W[k] / (h * w)``, so Grad-CAM is ReLU(CAM) / (h * w).
+  Linear head the gradient's mean is ``W[k] / (h * w)``, so Grad-CAM is ReLU(CAM) / (h * w). Its
+  `layer` may be any convolutional layer, also one deep inside the body (`"body.2"`); CAM's must be the
+  one right before the GAP -> linear head, whose weights it borrows.
 - Scoring a map against a ground-truth box: `upsample` to the image size, `cam_box` (the CAM paper's
   protocol: keep values >= 20 % of the map's max, take the largest connected region, its bounding
   box), `box_iou`, and `pointing_game` (is the map's maximum inside the true box).

@@ -192,6 +192,25 @@ def test_grad_cam_stores_no_parameter_gradient(images):
     assert all(p.grad is None for p in model.parameters())
 
 
+@pytest.mark.parametrize("layer, side", [("body.0", 32), ("body.2", 16), ("body.4", 8)])
+def test_grad_cam_at_an_inner_layer_follows_the_definition(layer, side, images):
+    """`layer` may be any convolutional layer inside the body (CAM cannot do that): maps at that layer's grid."""
+    model = _warm(flatten_cnn(32, K, WIDTHS, hidden=32))
+    classes = [0, 1, 2, 3, 4, 0]
+    out = C.grad_cam(model, images, classes, layer=layer)
+    with C.capture(model, layer, detach=False) as maps:
+        scores = model(images.clone().requires_grad_(True))
+    (grad,) = torch.autograd.grad(scores.gather(1, torch.tensor(classes)[:, None]).sum(), maps[0])
+    expected = (grad.mean((2, 3), keepdim=True) * maps[0]).sum(1).relu().detach()
+    assert out.shape == (6, side, side)
+    assert out.abs().sum() > 0, "a warmed network has some positive evidence at every depth"
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)
+    torchcam = pytest.importorskip("torchcam.methods")
+    with torchcam.GradCAM(model, layer) as extractor:
+        ref = extractor(classes, model(images), normalized=False)[0]
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-5)
+
+
 # --- heads CAM refuses -----------------------------------------------------------------------------
 
 
@@ -336,6 +355,7 @@ ROWS = [
     bad("cam: flatten head", lambda: C.cam(flatten_cnn(32, K, WIDTHS), _X), ValueError, "use gaplib.cam.grad_cam"),
     bad("grad_cam: 2-D images", lambda: C.grad_cam(_M, _X[0, 0]), ValueError, "must be 4-D"),
     bad("grad_cam: model not module", lambda: C.grad_cam(None, _X), TypeError, "model must be an nn.Module"),
+    bad("grad_cam: inner layer not in model", lambda: C.grad_cam(_M, _X, layer="body.9"), ValueError, "not in"),
     bad("grad_cam: vector layer", lambda: C.grad_cam(_M, _X, layer="head"), ValueError, "must output feature maps"),
     bad("grad_cam: class out of range", lambda: C.grad_cam(_M, _X, 9), IndexError, "out of range"),
     bad("upsample: 4-D maps", lambda: C.upsample(_MAPS[None], 32), ValueError, "3-D (N, H, W) or 2-D"),
