@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,7 +153,26 @@ def test_kernel_logic_on_cpu_through_the_triton_interpreter():
     assert done.returncode == 0 and "interpreter ok" in done.stdout, done.stdout[-2000:] + done.stderr[-4000:]
 
 
+@needs_triton
+@pytest.mark.skipif(
+    triton is not None and _triton_version() < (3, 8),
+    reason="Triton's CPU interpreter before 3.8 cannot run loops with run-time bounds",
+)
+def test_double_backward_and_forward_mode_through_the_triton_interpreter():
+    env = dict(os.environ, TRITON_INTERPRET="1", GAPLIB_KERNELS="1")
+    program = str(Path(__file__).with_name("_kernel_autograd.py"))
+    done = subprocess.run([sys.executable, program], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "autograd ok" in done.stdout, done.stdout[-2000:] + done.stderr[-4000:]
+
+
 # ----------------------------------------------------------------------------------------------- GPU
+@needs_cuda
+def test_double_backward_and_forward_mode_on_the_gpu():
+    from _kernel_autograd import check
+
+    check("cuda")
+
+
 @needs_cuda
 @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)

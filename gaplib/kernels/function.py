@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from . import long_maps, short_maps, tuning
 from .common import interpreting, triton
@@ -156,8 +155,32 @@ def _backward(grad: torch.Tensor, argmax: torch.Tensor | None, like: tuple, op: 
     return grad_x
 
 
+def _backward_differentiable(grad: torch.Tensor, argmax: torch.Tensor | None, like: tuple, op: str) -> torch.Tensor:
+    """The same input gradient as `_backward`, built from PyTorch ops so that autograd can differentiate it again.
+
+    Average pooling's backward spreads each gradient evenly over its map; max pooling's scatters it to the saved
+    argmax. Both are linear in `grad`, so their own gradients (a double backward) are pooling and gathering again.
+    """
+    shape, _, _ = like
+    n_images, channels, height, width = shape
+    parts = []
+    if op != "gmp":
+        mean_grad = grad[:, -channels:]  # gap: all of it; concat_pool: the second half
+        parts.append((mean_grad / (height * width))[:, :, None, None].expand(shape))
+    if op != "gap":
+        flat = grad.new_zeros(n_images, channels, height * width)
+        index = argmax.long().view(n_images, channels, 1)
+        parts.append(flat.scatter(2, index, grad[:, :channels, None]).view(shape))
+    return sum(parts[1:], parts[0])
+
+
 class GlobalPool(torch.autograd.Function):
-    """Global pooling with a one-pass Triton forward and backward."""
+    """Global pooling with a one-pass Triton forward and backward; differentiable twice, and in forward mode.
+
+    A first backward runs the one-pass kernel. Under `create_graph=True` (a gradient penalty, a Hessian-vector
+    product) the backward is written with PyTorch ops instead, so that it can be differentiated again; forward-mode
+    AD (`torch.func.jvp`, `torch.autograd.forward_ad`) pools the tangent the same way, the max at the first maximum.
+    """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, op: str) -> torch.Tensor:
@@ -166,13 +189,26 @@ class GlobalPool(torch.autograd.Function):
         ctx.op = op
         ctx.like = (x.shape, x.stride(), x.dtype)
         ctx.save_for_backward(argmax)
+        ctx.save_for_forward(x)
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (argmax,) = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: this backward must itself be differentiable
+            return _backward_differentiable(grad, argmax, ctx.like, ctx.op), None
         return _backward(grad, argmax, ctx.like, ctx.op), None
+
+    @staticmethod
+    def jvp(ctx, x_tangent: torch.Tensor, _op_tangent: None) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        n_images, channels = x.shape[:2]
+        mean = x_tangent.mean((2, 3))
+        if ctx.op == "gap":
+            return mean
+        first = x.detach().flatten(2).argmax(2, keepdim=True)  # the first maximum, as the kernels keep it
+        at_max = x_tangent.flatten(2).gather(2, first).view(n_images, channels)
+        return at_max if ctx.op == "gmp" else torch.cat([at_max, mean], 1)
 
 
 def _pool(x: torch.Tensor, op: str) -> torch.Tensor:
