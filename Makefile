@@ -6,6 +6,8 @@ VENV ?= .venv
 WHEELHOUSE ?=
 SYSTEM_TORCH ?=
 JOBS ?= 2
+# On a Mac, the few operations PyTorch's MPS backend lacks run on the CPU instead of failing (ignored elsewhere)
+export PYTORCH_ENABLE_MPS_FALLBACK ?= 1
 
 ifeq ($(SYSTEM_TORCH),)
 PY := $(VENV)/bin/python
@@ -19,17 +21,44 @@ endif
 PIP_FLAGS := $(if $(WHEELHOUSE),--no-index --find-links $(WHEELHOUSE),)
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup data course site test test-gpu check-cuda lint format lab bench clean
+.PHONY: setup check-python data course site test test-gpu check-cuda lint format lab bench clean
 
 setup: $(STAMP)
 
+# Before anything is created: $(PYTHON) must run and be 3.10 or newer, PyPI must have torch for its platform (not
+# Intel macOS: its last build is 2.2.2), and the venv needs Python's venv module. Each failure is one line saying what
+# to do (Apple's python3 is 3.9; Ubuntu ships venv apart, as python3-venv). README: "If set-up fails".
+define check_python
+found=$$($(PYTHON) -c 'import platform, sys; print("%d.%d %s-%s" % (sys.version_info[:2] + (sys.platform, \
+platform.machine())))' 2>/dev/null); version=$${found%% *}; \
+case "$$found" in \
+  "") echo "gapcourse needs Python 3.10 or newer, and '$(PYTHON)' does not run here: install one (python.org, \
+'brew install python@3.12', 'sudo apt install python3'), then run make again with PYTHON=<that python>" >&2; exit 1;; \
+  [012].*|3.[0-9]\ *) echo "gapcourse needs Python 3.10 or newer, and $(PYTHON) is $$version: install a newer one \
+(python.org, 'brew install python@3.12', 'sudo apt install python3.12-venv'), then run make again with \
+PYTHON=python3.12" >&2; exit 1;; \
+  *darwin-x86_64) $(if $(SYSTEM_TORCH),,echo "PyPI has no torch >= 2.3 for Intel (x86-64) macOS, which $(PYTHON) \
+is built for: on an Apple-silicon Mac use an arm64 Python (python.org, Homebrew in /opt/homebrew); on an Intel Mac \
+install torch and torchvision from conda-forge, then run make with SYSTEM_TORCH=1 (README: If set-up fails)" >&2; \
+exit 1);; \
+esac; \
+$(if $(SYSTEM_TORCH),true,$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null) || { echo "$(PYTHON) (Python \
+$$version) has no venv module to create $(VENV) with: on Ubuntu or Debian run 'sudo apt install python3-venv' (or \
+python$$version-venv), then run make again" >&2; exit 1; }
+endef
+
+check-python:
+	@$(check_python)
+
 $(STAMP): pyproject.toml requirements.txt
+	@$(check_python)
 	$(if $(SYSTEM_TORCH),,$(PYTHON) -m venv $(VENV))
 	$(PY) -m pip install -q $(PIP_FLAGS) $(REQS)
 	@mkdir -p $(dir $@) && touch $@
 
+# (not `python -m gaplib.data`: gaplib imports gaplib.data, so runpy would warn that it runs a module twice)
 data: setup
-	$(PY) -m gaplib.data
+	$(PY) -c "from gaplib.data import shapes_folder; print(shapes_folder())"
 
 course: data
 	$(PY) scripts/run_course.py
@@ -40,6 +69,8 @@ site: setup
 
 # one thread per test worker: two workers with two threads each oversubscribe a 2-core machine 5-7x
 test: setup
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "make test needs Python 3.11 or newer (the \
+	tests read TOML with tomllib; the course runs on 3.10): make it again with PYTHON=python3.11 or newer after rm -rf $(VENV)")'
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) scripts/sync_notebooks.py --check

@@ -16,7 +16,8 @@ def _name(req: str) -> str:
 
 
 def _pins(reqs) -> dict[str, str]:
-    return {_name(r): r.split("==", 1)[1].strip() for r in reqs if "==" in r}
+    """`{name: version}` of the `==` pins, environment markers (after `;`) left out."""
+    return {_name(r): r.split(";", 1)[0].split("==", 1)[1].strip() for r in reqs if "==" in r}
 
 
 def _pip_side():
