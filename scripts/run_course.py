@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 
 import nbformat
+import zmq
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_site import build_site  # noqa: E402
@@ -38,6 +41,18 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def kernel_config() -> Config:
+    """The kernels' settings: TCP encrypted with CurveZMQ keys where jupyter_client can provision them.
+
+    ipykernel >= 7 warns "Kernel is running over TCP without encryption" at every start otherwise (once per
+    notebook). jupyter_client >= 8.10 hands the kernel its keys when pyzmq has Curve and the kernelspec declares it
+    (`transport_encryption = "auto"`, plain TCP where either lacks it); older ones keep the default.
+    """
+    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config()
+
+
 def run_one(path: Path, dest: Path) -> tuple[float, float, str]:
     """Execute `path` in its own folder, write the executed notebook to `dest`; return (seconds, cpu seconds, status).
 
@@ -51,6 +66,7 @@ def run_one(path: Path, dest: Path) -> tuple[float, float, str]:
             nb,
             timeout=900,
             kernel_name="python3",
+            config=kernel_config(),
             record_timing=False,
             resources={"metadata": {"path": str(path.parent)}},
             extra_arguments=[f"--IPKernelApp.exec_files={FIGURE_ALT}"],
