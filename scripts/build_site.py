@@ -143,14 +143,23 @@ def _expected_error(kind: str, message: str) -> nbformat.NotebookNode:
     )
 
 
-def _outputs_with_expected_errors(outputs: list) -> tuple[list, int]:
-    """The outputs with each 'Expected error, ...' line and each error output shown as one marked line."""
+def _outputs_with_expected_errors(outputs: list, tagged: bool) -> tuple[list, int]:
+    """The outputs with each 'Expected error, ...' line shown as one marked line; so is an error output of a cell
+    tagged raises-exception (`tagged`), and any other error output loses its traceback (its one line stays)."""
     result, n = [], 0
     for out in outputs:
         if out.output_type == "error":
             message = ANSI_RE.sub("", str(out.get("evalue", ""))).strip()
-            result.append(_expected_error(out.get("ename", "Error"), message.splitlines()[0] if message else ""))
-            n += 1
+            first = message.splitlines()[0] if message else ""
+            if tagged:
+                result.append(_expected_error(out.get("ename", "Error"), first))
+                n += 1
+            else:
+                result.append(
+                    nbformat.from_dict(
+                        {**out, "traceback": [strip_local_paths(f"{out.get('ename', 'Error')}: {first}")]}
+                    )
+                )
             continue
         if out.output_type != "stream" or "Expected error, " not in _text(out.text):
             result.append(out)
@@ -256,7 +265,7 @@ def prepare(nb: nbformat.NotebookNode, rendered: set[str], ref: str, links: str 
                 del data[WIDGET_MIME]
             if "text/html" in data and "text/markdown" in data:  # fastprogress adds a markdown copy of its bar
                 del data["text/markdown"]
-        outputs, n_expected = _outputs_with_expected_errors(cell.get("outputs", []))
+        outputs, n_expected = _outputs_with_expected_errors(cell.get("outputs", []), "raises-exception" in tags)
         if n_expected:
             cell.metadata["tags"] = [*tags, "expected-error"]
         cell.outputs = one_bar_per_loop(outputs)
