@@ -175,24 +175,33 @@ def make_shapes(
     return _to_sample(images, labels, boxes, tuple(classes))
 
 
-def make_digits(n: int, size: int = 32, seed: int = 0, noise: float = 0.08) -> Sample:
-    """`n` of scikit-learn's real 8x8 handwritten digits, upscaled 2-3x, pasted at random on a noisy canvas."""
+def make_digits(n: int, size: int = 32, seed: int = 0, noise: float = 0.08, zoom: float = 1.0) -> Sample:
+    """`n` of scikit-learn's real 8x8 handwritten digits, upscaled 2-3x, pasted at random on a noisy canvas.
+
+    `zoom` scales every glyph once more (nearest neighbour, `round(8 * k * zoom)` px for k = 2 or 3):
+    `zoom=size / 32` draws the 32 px scene at `size` px (the digit scales with the canvas), while the
+    default keeps the digit's pixel size whatever the canvas. A k = 3 glyph is drawn only where it fits;
+    `zoom` goes from 0.25 to `size / 16` (where a k = 2 glyph fills the canvas).
+    """
     from sklearn.datasets import load_digits
 
     check_int(n, "n", 1)
     check_int(size, "size", 16)
     check_int(seed, "seed", 0)
     check_number(noise, "noise", 0.0, 1.0)
+    check_number(zoom, "zoom", 0.25, size / 16)  # the smallest glyph (k = 2) is 4 px up to the canvas side
     _check_make_cost("make_digits", n, size)
     digits = load_digits()
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(digits.images), n, replace=n > len(digits.images))
+    largest = 3 if round(24 * zoom) <= size else 2  # for zoom=1 this is min(3, size // 8), as it always was
     images, boxes = [], []
     for i in picks:
         img, base = _background(rng, size, noise)
-        k = int(rng.integers(2, min(3, size // 8) + 1))
-        glyph = np.kron(digits.images[i] / 16.0, np.ones((k, k)))
-        side = glyph.shape[0]
+        k = int(rng.integers(2, largest + 1))
+        side = round(8 * k * zoom)
+        rows = np.arange(side) * 8 // side  # nearest neighbour: equals np.kron(glyph, ones((k, k))) for zoom=1
+        glyph = digits.images[i][np.ix_(rows, rows)] / 16.0
         x0, y0 = (int(v) for v in rng.integers(0, size - side + 1, 2))
         colour = _contrasting_colour(rng, base)
         patch = img[y0 : y0 + side, x0 : x0 + side]

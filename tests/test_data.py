@@ -54,6 +54,37 @@ def test_digits_are_real_digits_with_boxes():
     assert _digest(data.make_digits(50, 32, seed=0).images) == _digest(d.images)
 
 
+def _sample_digest(s: data.Sample) -> str:
+    h = hashlib.sha256()
+    for t in (s.images.mul(255).round().to(torch.uint8), s.labels, s.boxes):
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(
+    "size, digest",
+    [  # make_digits(20, size, seed=3) as gaplib made it before `zoom` existed
+        (16, "3441cd796a29890c65d67b1d7788a0c03b4772e3970ae5d514489195d8bd00a5"),
+        (24, "e4d148b53097207d2a4a5c421bc90de0a426eec2bd134507a987d03ef4f42ce1"),
+        (32, "20c67f953a058806d7fd32d95d8dccb29372e76d110dfb38208e672ed90b2b2f"),
+        (64, "f6515f5568da9a7ad74aa7736c3a6254a1e4624e90be0e3ef989837a15073785"),
+    ],
+)
+def test_digits_default_zoom_keeps_the_bytes(size, digest):
+    assert _sample_digest(data.make_digits(20, size, seed=3)) == digest
+    assert _sample_digest(data.make_digits(20, size, seed=3, zoom=1)) == digest
+
+
+@pytest.mark.parametrize("zoom, size", [(2, 64), (0.5, 16), (1.5, 48)])
+def test_digits_zoom_scales_the_glyph_with_it(zoom, size):
+    """zoom = size / 32 draws the 32 px scene at `size` px: glyphs (and boxes) `zoom` times as large."""
+    ref, z = data.make_digits(300, 32, seed=0), data.make_digits(300, size, seed=0, zoom=zoom)
+    assert z.images.shape == (300, 3, size, size) and (z.boxes[:, 2:] <= size).all()
+    heights = lambda s: (s.boxes[:, 3] - s.boxes[:, 1]).float()
+    assert heights(z).max() <= 24 * zoom and heights(z).min() >= 0.5 * heights(ref).min() * zoom
+    assert abs(heights(z).mean() / heights(ref).mean() - zoom) < 0.05 * zoom
+
+
 def test_folder_roundtrip(tmp_path):
     root = data.shapes_folder(size=16, n_train=12, n_valid=6, seed=3, root=tmp_path / "shapes16")
     assert sorted(p.name for p in (root / "train").iterdir()) == sorted(data.SHAPES)
