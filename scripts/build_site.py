@@ -429,7 +429,8 @@ def build_site(
         )
         body = body.replace("<!--course-toc-->", table_of_contents(body), 1)
         (out / page.html_name).write_text(body, encoding="utf-8")
-        shutil.copyfile(page.path, out / page.path.name)  # the page's "Download the notebook" link
+        if page.path.resolve() != (out / page.path.name).resolve():  # run_course executes into `out` already
+            shutil.copyfile(page.path, out / page.path.name)  # the page's "Download the notebook" link
     note = note or f"Rendered from the notebooks' stored outputs on {time.strftime('%Y-%m-%d %H:%M')}."
     return write_index(pages, out, note)
 

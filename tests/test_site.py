@@ -299,3 +299,13 @@ def test_every_page_opens_in_chromium_without_errors(site):
     finally:
         browser.close()
     assert len(list(SHOTS.glob("*.full.png"))) >= len(pages)
+
+
+def test_a_site_can_be_built_where_its_notebooks_already_are(tmp_path):
+    """run_course executes the notebooks into the site's folder; the download copy must not trip over itself."""
+    import shutil
+
+    nb = tmp_path / NOTEBOOKS[0].name
+    shutil.copyfile(NOTEBOOKS[0], nb)
+    build_site([nb], tmp_path)
+    assert (tmp_path / nb.name).read_bytes() == NOTEBOOKS[0].read_bytes()
