@@ -690,7 +690,3 @@ def shapes_loaders(
     train = make_shapes(n_train, size, seed)
     valid = make_shapes(n_valid, size, seed + VALID_SEED_OFFSET)
     return make_loader(train, bs, shuffle=True, seed=seed, shift=shift), make_loader(valid, bs * 2)
-
-
-if __name__ == "__main__":
-    print(shapes_folder())
