@@ -641,7 +641,8 @@ def make_loader(sample: Sample, bs: int = 64, shuffle: bool = False, seed: int =
     """A `DataLoader` of (image, label) batches over a `Sample`, `num_workers=0`, seeded shuffling.
 
     `shift > 0` augments: every batch is moved by `random_shifts(images, shift)`, fresh shifts each epoch,
-    drawn from the loader's own seeded generator (so `fit`'s seed fixes them too).
+    drawn from the loader's own seeded generator (so `fit`'s seed fixes them too); the loader's `unshifted`
+    attribute then reads the same images as they are, where `fit` measures the final train accuracy.
     """
     if not isinstance(sample, tuple) or not all(hasattr(sample, f) for f in ("images", "labels")):
         raise TypeError(f"sample must be a gaplib.data.Sample (images, labels, ...), got {type(sample).__name__}")
@@ -667,7 +668,10 @@ def make_loader(sample: Sample, bs: int = 64, shuffle: bool = False, seed: int =
             return random_shifts(images, shift, gen), labels
 
     dataset = TensorDataset(sample.images, sample.labels)
-    return DataLoader(dataset, bs, shuffle=shuffle, generator=gen, num_workers=0, collate_fn=collate)
+    loader = DataLoader(dataset, bs, shuffle=shuffle, generator=gen, num_workers=0, collate_fn=collate)
+    if shift:  # the same images as they are: `fit` measures train accuracy on them (the plateau criterion)
+        loader.unshifted = DataLoader(dataset, bs, shuffle=False, num_workers=0)
+    return loader
 
 
 def shapes_loaders(

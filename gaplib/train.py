@@ -180,7 +180,8 @@ def fit(
     """Train `model` for `epochs` with AdamW + one-cycle LR; returns the per-epoch `History`.
 
     After the last epoch, the model's accuracy on `train_dl` is measured once in eval mode
-    (`History.final_train_acc`; `History.plateaued` applies the course's plateau criterion to it).
+    (`History.final_train_acc`; `History.plateaued` applies the course's plateau criterion to it) on the training
+    images as they are: for a shift-augmented loader (`gaplib.data.make_loader(..., shift=k)`), its `unshifted` twin.
 
     `seed` fixes the batch order and dropout; call `set_seed` before building the model to fix its
     initial weights too. A NaN or inf loss stops training at once with a `FloatingPointError` naming the
@@ -237,7 +238,7 @@ def fit(
         bar.step(line)
         if progress:
             print(line)
-    hist.final_train_acc = evaluate(model, train_dl, device)[1]
+    hist.final_train_acc = evaluate(model, getattr(train_dl, "unshifted", train_dl), device)[1]
     return hist
 
 

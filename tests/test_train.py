@@ -103,3 +103,12 @@ def test_history_repr_of_a_partly_filled_history_says_so():
     assert repr(train.History(train_loss=[1.0])) == (
         "History(partly filled: train_loss 1, train_acc 0, valid_loss 0, valid_acc 0 epochs)"
     )
+
+
+def test_final_train_accuracy_of_an_augmented_loader_is_measured_on_the_images_as_they_are():
+    sample = data.make_shapes(48, 16, seed=0)
+    shifted = data.make_loader(sample, bs=16, shuffle=True, shift=3)
+    train.set_seed(0)
+    model = _tiny()
+    hist = train.fit(model, shifted, data.make_loader(sample, bs=16), epochs=2, device="cpu", progress=False)
+    assert hist.final_train_acc == train.evaluate(model, data.make_loader(sample, bs=16), "cpu")[1]
