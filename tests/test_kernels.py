@@ -36,7 +36,6 @@ SHAPES = [
     (1, 1, 2, 3),
 ]
 
-needs_triton = pytest.mark.skipif(triton is None, reason="Triton is not installed")
 B = tuning.BlockConfig
 
 
@@ -140,28 +139,27 @@ def _triton_version() -> tuple[int, ...]:
     return tuple(int(p) for p in triton.__version__.split(".")[:2] if p.isdigit())
 
 
-@needs_triton
-@pytest.mark.skipif(
-    triton is not None and _triton_version() < (3, 8),
-    reason="Triton's CPU interpreter before 3.8 cannot run loops with run-time bounds",
-)
-def test_kernel_logic_on_cpu_through_the_triton_interpreter():
+def _in_interpreter(program: list[str]) -> subprocess.CompletedProcess:
+    """Run a Python program with the kernels on CPU tensors, through Triton's interpreter."""
     env = dict(os.environ, TRITON_INTERPRET="1", GAPLIB_KERNELS="1")
-    done = subprocess.run(
-        [sys.executable, "-c", INTERPRETER_SCRIPT], env=env, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([sys.executable, *program], env=env, capture_output=True, text=True, timeout=300)
+
+
+needs_interpreter = pytest.mark.skipif(
+    triton is None or _triton_version() < (3, 8),
+    reason="needs Triton >= 3.8: its CPU interpreter before 3.8 cannot run loops with run-time bounds",
+)
+
+
+@needs_interpreter
+def test_kernel_logic_on_cpu_through_the_triton_interpreter():
+    done = _in_interpreter(["-c", INTERPRETER_SCRIPT])
     assert done.returncode == 0 and "interpreter ok" in done.stdout, done.stdout[-2000:] + done.stderr[-4000:]
 
 
-@needs_triton
-@pytest.mark.skipif(
-    triton is not None and _triton_version() < (3, 8),
-    reason="Triton's CPU interpreter before 3.8 cannot run loops with run-time bounds",
-)
+@needs_interpreter
 def test_double_backward_and_forward_mode_through_the_triton_interpreter():
-    env = dict(os.environ, TRITON_INTERPRET="1", GAPLIB_KERNELS="1")
-    program = str(Path(__file__).with_name("_kernel_autograd.py"))
-    done = subprocess.run([sys.executable, program], env=env, capture_output=True, text=True, timeout=300)
+    done = _in_interpreter([str(Path(__file__).with_name("_kernel_autograd.py"))])
     assert done.returncode == 0 and "autograd ok" in done.stdout, done.stdout[-2000:] + done.stderr[-4000:]
 
 
