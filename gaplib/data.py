@@ -543,6 +543,11 @@ def _image_files(folder: Path) -> list[Path]:
     )
 
 
+def _class_names(folder: Path) -> set[str]:
+    """The class subfolders of a split `folder` (hidden ones left out)."""
+    return {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+
 def _read_boxes(path: Path) -> dict[str, list[float]]:
     """`boxes.csv` as {relative path: [x0, y0, x1, y1]}; a row with four empty box cells reads as NaN."""
     need = ("path", "x0", "y0", "x1", "y1")
@@ -581,12 +586,12 @@ def read_image_folder(root: str | Path, split: str = "train", size: int | None =
         check_int(size, "size", 1)
         check_cost(f"read_image_folder(size={size})", 0.0, 3 * 4 * 3 * size * size, "use a smaller size")
     folder = check_dir(root / split, f"split folder {split!r} of")
-    if not any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir()):
+    own = _class_names(folder)
+    if not own:
         raise FileNotFoundError(f"{str(folder)!r} has no class subfolders (expected {split}/<class>/<image>)")
     # one class list for every split (train's and this one's together), so a class missing from one split
     # does not shift the labels of the others
-    splits = {folder} | ({root / "train"} if (root / "train").is_dir() else set())
-    classes = tuple(sorted({p.name for s in splits for p in s.iterdir() if p.is_dir() and not p.name.startswith(".")}))
+    classes = tuple(sorted(own | (_class_names(root / "train") if (root / "train").is_dir() else set())))
     files = [(f, c) for c, name in enumerate(classes) if (folder / name).is_dir() for f in _image_files(folder / name)]
     if not files:
         raise FileNotFoundError(f"{str(folder)!r} has class folders but no image files")

@@ -142,7 +142,8 @@ def _log_mean_exp(v: torch.Tensor, k: float | torch.Tensor) -> torch.Tensor:
     tiny = kv.detach().amin(-1) > -SERIES_BELOW  # per map: every |k * v| is small
     centred = v - v.mean(-1, keepdim=True)
     series = v.mean(-1) + 0.5 * (centred * (centred * k)).mean(-1)
-    k_safe = k if k_value * float(v.detach().abs().amax()) > 0 else 1.0  # a k that rounds to 0: every map is tiny
+    # a k so small that it rounds to 0 against v: every map is tiny (read v's largest value only then: a GPU sync)
+    k_safe = k if k_value > 1e-30 or k_value * float(v.detach().abs().amax()) > 0 else 1.0
     exact = torch.log1p(torch.expm1(torch.where(tiny[..., None], 0.0, kv)).mean(-1)) / k_safe
     return torch.where(tiny, series, exact)
 

@@ -66,6 +66,11 @@ class History:
     final_train_acc: float | None = None
 
     @property
+    def curves(self) -> dict[str, list[float]]:
+        """The four per-epoch lists by name: `train_loss`, `train_acc`, `valid_loss`, `valid_acc`."""
+        return {k: getattr(self, k) for k in ("train_loss", "train_acc", "valid_loss", "valid_acc")}
+
+    @property
     def plateaued(self) -> bool:
         """Whether the trained model reached the course's plateau (`reached_plateau` of `final_train_acc`)."""
         if self.final_train_acc is None:
@@ -81,13 +86,11 @@ class History:
         return train - self.valid_acc[-1]
 
     def __repr__(self) -> str:
-        lists = (self.train_loss, self.train_acc, self.valid_loss, self.valid_acc)
-        if not any(lists):
+        lengths = {k: len(v) for k, v in self.curves.items()}
+        if not any(lengths.values()):
             return "History(empty)"
-        if len({len(v) for v in lists}) != 1:
-            sizes = ", ".join(
-                f"{k} {len(v)}" for k, v in zip(("train_loss", "train_acc", "valid_loss", "valid_acc"), lists)
-            )
+        if len(set(lengths.values())) != 1:
+            sizes = ", ".join(f"{k} {n}" for k, n in lengths.items())
             return f"History(partly filled: {sizes} epochs)"
         final = "" if self.final_train_acc is None else f", eval-mode train acc {self.final_train_acc:.3f}"
         return (

@@ -84,7 +84,7 @@ def plot_history(histories: History | Mapping[str, History], metric: str = "acc"
     if not histories or not all(isinstance(h, History) and h.train_loss for h in histories.values()):
         raise ValueError("histories must be a History or a non-empty {name: History} dict of trained runs")
     for name, h in histories.items():
-        curves = (h.train_loss, h.train_acc, h.valid_loss, h.valid_acc)
+        curves = h.curves.values()
         if len({len(c) for c in curves}) != 1:
             raise ValueError(f"History {name!r} is partly filled: its four lists differ in length; pass fit's History")
         if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for c in curves for v in c):
