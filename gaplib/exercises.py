@@ -12,15 +12,14 @@ from collections.abc import Callable
 __all__ = ["check"]
 
 
-def check(answer: object, test: Callable[[object], object], name: str = "answer") -> bool:
-    """Run `test(answer)` once `answer` is filled in; return False (and say what to do) while it is `...`."""
+def check(answer: object, test: Callable[[object], object], name: str = "answer") -> None:
+    """Run `test(answer)` once `answer` is filled in; while it is `...`, only say what to fill in."""
     if not callable(test):
         raise TypeError(f"test must be a function that asserts on the answer, got {type(test).__name__}")
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
     if answer is Ellipsis:
         print(f"✎ fill in `{name}` (replace the ...), then run this cell again to check it")
-        return False
+        return
     test(answer)
     print(f"✓ `{name}` passes the check")
-    return True
