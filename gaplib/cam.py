@@ -32,7 +32,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_boxes, check_class_index, check_map_stack, check_maps, check_model
+from ._checks import (
+    check_bool,
+    check_boxes,
+    check_class_index,
+    check_logits,
+    check_map_stack,
+    check_maps,
+    check_model,
+    check_number,
+    check_size,
+)
 from .pool import GlobalAvgPool, GlobalMaxPool
 
 __all__ = ["capture", "gap_linear_head", "cam", "grad_cam", "upsample", "cam_box", "box_iou", "pointing_game"]
@@ -79,8 +89,7 @@ def capture(model: nn.Module, layer: str | nn.Module, detach: bool = True) -> It
         maps[0]  # (N, C, h, w)
     """
     check_model(model)
-    if not isinstance(detach, bool):
-        raise TypeError(f"detach must be True or False, got {detach!r}")
+    check_bool(detach, "detach")
     _, module = _find_layer(model, layer)
     outputs: list[torch.Tensor] = []
 
@@ -223,14 +232,6 @@ def _class_indices(class_idx: ClassIndex, logits: torch.Tensor) -> torch.Tensor:
     raise TypeError(f"class_idx must be None (the predicted class), an int or one int per image, got {class_idx!r}")
 
 
-def _logits(out: object) -> torch.Tensor:
-    """Check that the model's output is a `(N, K)` tensor of class scores."""
-    if not isinstance(out, torch.Tensor) or out.ndim != 2:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"the model must output class scores of shape (N, n_classes), got {got}")
-    return out
-
-
 def _one_map(outputs: list, name: str) -> torch.Tensor:
     """The single `(N, C, h, w)` output the hooked layer produced during one forward."""
     if len(outputs) != 1:
@@ -255,7 +256,7 @@ def cam(
     weight, _ = gap_linear_head(model, layer)
     name, _ = _find_layer(model, layer)
     with _eval_mode(model), torch.no_grad(), capture(model, layer) as outputs:
-        logits = _logits(model(images.to(_device(model, images))))
+        logits = check_logits(model(images.to(_device(model, images))))
     maps = _one_map(outputs, name)
     idx = _class_indices(class_idx, logits)
     return torch.einsum("nchw,nc->nhw", maps, weight[idx]).to(images.device)
@@ -274,7 +275,7 @@ def grad_cam(
     name, _ = _find_layer(model, layer)
     with _eval_mode(model), torch.enable_grad(), capture(model, layer, detach=False) as outputs:
         x = images.to(_device(model, images)).detach().requires_grad_(True)  # a graph even with frozen weights
-        logits = _logits(model(x))
+        logits = check_logits(model(x))
         maps = _one_map(outputs, name)
         idx = _class_indices(class_idx, logits)
         score = logits.gather(1, idx[:, None]).sum()  # images are independent in eval mode: one backward for all
@@ -286,15 +287,8 @@ def grad_cam(
 def upsample(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     """Bilinear upsampling of maps `(N, h, w)` (or one `(h, w)`) to `size` (an int or `(H, W)`), same rank back."""
     m = check_map_stack(maps, "maps")
-    if isinstance(size, int) and not isinstance(size, bool):
-        size = (size, size)
-    if not (
-        isinstance(size, (tuple, list))
-        and len(size) == 2
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size)
-    ):
-        raise ValueError(f"size must be a positive int or an (H, W) pair of positive ints, got {size!r}")
-    out = F.interpolate(m[:, None].float(), size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
+    size = check_size(size, "size", 1)
+    out = F.interpolate(m[:, None].float(), size=size, mode="bilinear", align_corners=False)[:, 0]
     return out if maps.ndim == 3 else out[0]
 
 
@@ -308,8 +302,7 @@ def cam_box(maps: torch.Tensor, threshold: float = 0.2) -> torch.Tensor:
     from scipy import ndimage
 
     m = check_map_stack(maps, "maps")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be a fraction of the map's max in (0, 1], got {threshold!r}")
+    check_number(threshold, "threshold", 0.0, 1.0, low_open=True, want="a fraction of the map's max in (0, 1]")
     boxes = []
     for a in m.detach().float().cpu().numpy():
         top = a.max()

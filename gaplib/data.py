@@ -29,7 +29,7 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,7 +37,22 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ._checks import check_bool, check_cost, check_dir, check_int, check_labels, check_maps, check_number
+from ._checks import (
+    check_bool,
+    check_cost,
+    check_dir,
+    check_int,
+    check_labels,
+    check_maps,
+    check_number,
+    check_path,
+    check_range,
+    check_sample,
+    check_str,
+    check_strings,
+    check_tensor,
+    check_type,
+)
 
 __all__ = [
     "SHAPES",
@@ -141,21 +156,8 @@ def make_shapes(
     check_int(n, "n", 1)
     check_int(size, "size", 8)
     check_int(seed, "seed", 0)
-    if (
-        isinstance(classes, str)
-        or not isinstance(classes, Sequence)
-        or not classes
-        or any(not isinstance(c, str) or c not in SHAPES for c in classes)
-        or len(set(classes)) != len(classes)
-    ):
-        raise ValueError(f"classes must be a non-empty subset of {SHAPES}, each name once, got {classes!r}")
-    if (
-        not isinstance(scale, Sequence)
-        or len(scale) != 2
-        or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in scale)
-        or not (0 < scale[0] <= scale[1] <= 1)
-    ):
-        raise ValueError(f"scale must be (low, high) with 0 < low <= high <= 1, got {scale!r}")
+    classes = check_strings(classes, "classes", SHAPES, f"a non-empty subset of {SHAPES}, each name once")
+    scale = check_range(scale, "scale", 0.0, 1.0)
     check_number(noise, "noise", 0.0, 1.0)
     _check_make_cost("make_shapes", n, size)
     rng = np.random.default_rng(seed)
@@ -228,10 +230,7 @@ _IMAGE_NAME = re.compile(r"^\d{5}\.png$")  # the only image names it writes
 
 def _check_sample(sample: object, name: str) -> Sample:
     """Check that `sample` is a `Sample` that can be written as PNGs: 3-channel images in [0, 1], labels in range."""
-    if not isinstance(sample, tuple) or not all(hasattr(sample, f) for f in Sample._fields):
-        raise TypeError(
-            f"{name} must be a gaplib.data.Sample (images, labels, boxes, classes), got {type(sample).__name__}"
-        )
+    check_sample(sample, name, Sample._fields)
     images, labels, boxes, classes = sample.images, sample.labels, sample.boxes, sample.classes
     check_maps(images, f"{name}.images")
     if images.shape[1] != 3:
@@ -245,19 +244,14 @@ def _check_sample(sample: object, name: str) -> Sample:
         raise ValueError(
             f"{name}.images must be in [0, 1], got values from {lo:.3g} to {hi:.3g}; clamp or rescale them"
         )
-    if (
-        isinstance(classes, str)
-        or not isinstance(classes, Sequence)
-        or not classes
-        or not all(
-            isinstance(c, str) and c.strip() and c not in (".", "..") and not re.search(r"[/\\\0]", c) for c in classes
-        )
-        or len(set(classes)) != len(classes)
-    ):
-        raise ValueError(f"{name}.classes must be distinct non-empty folder names (no / or \\), got {classes!r}")
+    want = "distinct non-empty folder names (no / or \\)"
+    check_strings(classes, f"{name}.classes", want=want)
+    if any(c in (".", "..") or re.search(r"[/\\\0]", c) for c in classes):
+        raise ValueError(f"{name}.classes must be {want}, got {classes!r}")
     check_labels(labels, len(images), len(classes), f"{name}.labels")
-    if not isinstance(boxes, torch.Tensor) or boxes.shape != (len(images), 4):
-        got = tuple(boxes.shape) if isinstance(boxes, torch.Tensor) else type(boxes).__name__
+    want = f"a ({len(images)}, 4) tensor of (x0, y0, x1, y1)"
+    if check_tensor(boxes, f"{name}.boxes", want).shape != (len(images), 4):
+        got = tuple(boxes.shape)
         raise ValueError(f"{name}.boxes must be a ({len(images)}, 4) tensor of (x0, y0, x1, y1), got {got}")
     if torch.isinf(boxes).any():
         raise ValueError(f"{name}.boxes holds inf; use finite pixel coordinates (NaN means no box)")
@@ -266,11 +260,7 @@ def _check_sample(sample: object, name: str) -> Sample:
 
 def _check_target(root: object, name: str = "root") -> Path:
     """Check that `root` is a folder path gaplib may write a dataset to (the folder itself comes later)."""
-    if isinstance(root, str) and not root.strip():
-        raise ValueError(f"{name} must be a folder path, got the empty string {root!r}")
-    if not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a folder path (str or Path), got {type(root).__name__}")
-    path = Path(root).expanduser()
+    path = check_path(root, name).expanduser()
     if path.is_symlink():
         raise ValueError(f"{name} {str(path)!r} is a symbolic link; gaplib writes only to a real folder")
     full = path.resolve()
@@ -474,8 +464,8 @@ def write_image_folder(root: str | Path, train: Sample, valid: Sample, manifest:
         raise ValueError(f"valid.classes {tuple(valid.classes)} must equal train.classes {tuple(train.classes)}")
     if len(train.images) > 99_999 or len(valid.images) > 99_999:
         raise ValueError("train and valid must hold at most 99,999 images each (5-digit file names)")
-    if manifest is not None and not isinstance(manifest, dict):
-        raise TypeError(f"manifest must be a dict of JSON values or None, got {type(manifest).__name__}")
+    if manifest is not None:
+        check_type(manifest, "manifest", dict, "a dict of JSON values or None")
     try:
         params = json.loads(json.dumps(manifest or {}, sort_keys=True, allow_nan=False))
     except (TypeError, ValueError) as e:
@@ -580,8 +570,9 @@ def read_image_folder(root: str | Path, split: str = "train", size: int | None =
     from PIL import Image, UnidentifiedImageError
 
     root = check_dir(root, "image folder")
-    if not isinstance(split, str) or not split or "/" in split or split in (".", ".."):
-        raise ValueError(f"split must be a subfolder name such as 'train' or 'valid', got {split!r}")
+    want = "a subfolder name such as 'train' or 'valid'"
+    if "/" in check_str(split, "split", want) or split in (".", ".."):
+        raise ValueError(f"split must be {want}, got {split!r}")
     if size is not None:
         check_int(size, "size", 1)
         check_cost(f"read_image_folder(size={size})", 0.0, 3 * 4 * 3 * size * size, "use a smaller size")
@@ -649,8 +640,7 @@ def make_loader(sample: Sample, bs: int = 64, shuffle: bool = False, seed: int =
     drawn from the loader's own seeded generator (so `fit`'s seed fixes them too); the loader's `unshifted`
     attribute then reads the same images as they are, where `fit` measures the final train accuracy.
     """
-    if not isinstance(sample, tuple) or not all(hasattr(sample, f) for f in ("images", "labels")):
-        raise TypeError(f"sample must be a gaplib.data.Sample (images, labels, ...), got {type(sample).__name__}")
+    check_sample(sample, "sample")
     check_maps(sample.images, "sample.images")
     if len(sample.images) == 0:
         raise ValueError("sample is empty: it holds no image")

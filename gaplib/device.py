@@ -12,6 +12,8 @@ import os
 
 import torch
 
+from ._checks import check_type
+
 __all__ = ["default_device", "mps_available", "resolve_device"]
 
 
@@ -35,8 +37,7 @@ def mps_available() -> bool:
 
 def _check_device(device: object, name: str) -> torch.device:
     """`device` as a `torch.device` this machine has, or a one-line error saying what it has."""
-    if isinstance(device, bool) or not isinstance(device, (str, torch.device)):
-        raise TypeError(f"{name} must be a torch.device or a str such as 'cpu' or 'cuda', got {type(device).__name__}")
+    check_type(device, name, (str, torch.device), "a torch.device or a str such as 'cpu' or 'cuda'")
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError):

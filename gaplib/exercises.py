@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ._checks import check_callable, check_str
+
 __all__ = ["check"]
 
 
 def check(answer: object, test: Callable[[object], object], name: str = "answer") -> None:
     """Run `test(answer)` once `answer` is filled in; while it is `...`, only say what to fill in."""
-    if not callable(test):
-        raise TypeError(f"test must be a function that asserts on the answer, got {type(test).__name__}")
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    check_callable(test, "test", "a function that asserts on the answer")
+    check_str(name, "name")
     if answer is Ellipsis:
         print(f"✎ fill in `{name}` (replace the ...), then run this cell again to check it")
         return

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +24,25 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ._checks import check_bool, check_choice, check_cost, check_int, check_ints, check_maps, check_model, check_number
+from ._checks import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_cost,
+    check_filled_maps,
+    check_int,
+    check_ints,
+    check_loader,
+    check_mapping,
+    check_maps,
+    check_model,
+    check_number,
+    check_rows,
+    check_sample,
+    check_sequence,
+    check_str,
+    check_type,
+)
 from .data import Sample, make_shapes
 from .models import count_params
 from .train import History, accuracy, fit, predict, reached_plateau, set_seed
@@ -45,6 +62,7 @@ __all__ = [
 
 SWEEP_SEED = 20_000  # default seed of freshly made test images: no course split uses it
 _PAD_MODES = ("replicate", "reflect", "constant", "circular")
+_ROWS = "the non-empty list of dicts that run_ablation returns"
 
 
 def size_sweep(
@@ -67,8 +85,7 @@ def size_sweep(
     check_int(n, "n", 1)
     check_int(seed, "seed", 0)
     check_int(bs, "bs", 1)
-    if not callable(make):
-        raise TypeError(f"make must be callable as make(n, size, seed) -> Sample, got {type(make).__name__}")
+    check_callable(make, "make", "callable as make(n, size, seed) -> Sample")
     pixels = n * sum(s * s for s in sizes)
     check_cost(
         f"size_sweep over {len(sizes)} sizes of {n} images",
@@ -78,9 +95,7 @@ def size_sweep(
     )
     out, errors = {}, []
     for size in sizes:
-        sample = make(n, size, seed)
-        if not isinstance(sample, tuple) or not hasattr(sample, "images") or not hasattr(sample, "labels"):
-            raise TypeError(f"make(n, size, seed) must return a gaplib.data.Sample, got {type(sample).__name__}")
+        sample = check_sample(make(n, size, seed), "the output of make(n, size, seed)")
         try:
             out[size] = accuracy(model, sample.images, sample.labels, bs)
         except RuntimeError as e:  # the model cannot run at this size
@@ -101,12 +116,9 @@ def shift_images(images: torch.Tensor, dx: int, dy: int, mode: str = "replicate"
     if images.shape[1] == 0:
         raise ValueError("images has 0 channels: there is nothing to shift")
     for v, name, side in ((dx, "dx", images.shape[3]), (dy, "dy", images.shape[2])):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{name} must be an int number of pixels, got {type(v).__name__}")
-        if abs(v) >= side:
+        if abs(check_int(v, name, None)) >= side:
             raise ValueError(f"|{name}| = {abs(v)} must be smaller than the image side {side}")
-    if mode not in _PAD_MODES:
-        raise ValueError(f"mode must be one of {_PAD_MODES}, got {mode!r}")
+    check_choice(mode, "mode", _PAD_MODES)
     if dx == 0 and dy == 0:
         return images.clone()
     h, w = images.shape[2:]
@@ -120,15 +132,10 @@ def flip_rate(
 ) -> dict[int, float]:
     """Fraction of predictions that change when `images` move by `s` px, averaged over right, left, down, up."""
     check_model(model)
-    check_maps(images, "images")
-    if len(images) == 0:
-        raise ValueError("images is empty: there is nothing to shift")
-    if not torch.isfinite(images).all():
-        raise ValueError("images holds NaN or inf values; a flip rate needs finite images")
+    check_filled_maps(images, "images", "measure a flip rate")
     shifts = check_ints(shifts, "shifts", 0)
     check_int(bs, "bs", 1)
-    if mode not in _PAD_MODES:
-        raise ValueError(f"mode must be one of {_PAD_MODES}, got {mode!r}")
+    check_choice(mode, "mode", _PAD_MODES)
     if max(shifts) >= min(images.shape[2:]):
         raise ValueError(f"shifts must be smaller than the image side {min(images.shape[2:])}, got {max(shifts)}")
     logits = predict(model, images, bs)
@@ -166,8 +173,7 @@ def run_ablation(
     learning-rate grid (instead of the single `lr`); `best_lr(rows)` then keeps each config's best.
     With `keep_models`, each row also holds its trained `model`.
     """
-    if not isinstance(builders, Mapping) or not builders:
-        raise ValueError("builders must be a non-empty {name: function returning a fresh nn.Module} dict")
+    check_mapping(builders, "builders", "a non-empty {name: function returning a fresh nn.Module} dict")
     for name, build in builders.items():
         if not callable(build) or isinstance(build, nn.Module):  # a model, not a builder: every seed would share it
             raise TypeError(f"builders[{name!r}] must be callable with no arguments, got {type(build).__name__}")
@@ -176,15 +182,11 @@ def run_ablation(
     check_number(lr, "lr", 0.0, low_open=True)
     check_bool(keep_models, "keep_models")
     check_bool(progress, "progress")
-    for dl, what in ((train_dl, "train_dl"), (valid_dl, "valid_dl")):
-        if not isinstance(dl, DataLoader):
-            raise TypeError(f"{what} must be a torch DataLoader, got {type(dl).__name__}; see gaplib.data.make_loader")
-    grid = [lr] if lrs is None else lrs
-    if isinstance(grid, (int, float, str)) or not isinstance(grid, Sequence) or not grid:
-        raise ValueError(f"lrs must be a non-empty list of learning rates, got {lrs!r}")
+    check_loader(train_dl, "train_dl")
+    check_loader(valid_dl, "valid_dl")
+    grid = [lr] if lrs is None else check_sequence(lrs, "lrs", "a non-empty list of learning rates")
     for v in grid:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise ValueError(f"each learning rate must be a number > 0, got {v!r}")
+        check_number(v, "each learning rate", 0.0, low_open=True, want="a number > 0")
     runs = [(name, rate, seed) for name in builders for rate in grid for seed in seeds]
     if progress:
         from fastprogress.fastprogress import progress_bar
@@ -217,16 +219,10 @@ def run_ablation(
 
 def summarize(rows: Sequence[Mapping]) -> list[dict]:
     """One row per config (in first-seen order): seeds, mean ± std of `valid_acc`, `overfit`, `head_params`."""
-    if isinstance(rows, (Mapping, str)) or not isinstance(rows, Sequence) or not rows:
-        raise ValueError("rows must be the non-empty list of dicts that run_ablation returns")
-    need = {"config", "valid_acc", "overfit", "head_params"}
+    rows = check_rows(rows, "rows", {"config", "valid_acc", "overfit", "head_params"}, _ROWS)
     for r in rows:
-        if not isinstance(r, Mapping) or not need <= set(r):
-            got = sorted(r) if isinstance(r, Mapping) else repr(r)
-            raise ValueError(f"each row needs the keys {sorted(need)}, got {got}")
         for key in ("valid_acc", "overfit", "head_params"):
-            if isinstance(r[key], bool) or not isinstance(r[key], numbers.Real) or not math.isfinite(r[key]):
-                raise ValueError(f"row {r['config']!r} has {key} = {r[key]!r}; it must be a finite number")
+            check_number(r[key], f"row {r['config']!r}'s {key}")
     out = []
     for name in dict.fromkeys(r["config"] for r in rows):
         group = [r for r in rows if r["config"] == name]
@@ -247,12 +243,7 @@ def summarize(rows: Sequence[Mapping]) -> list[dict]:
 
 def best_lr(rows: Sequence[Mapping]) -> list[dict]:
     """The rows of each config's best learning rate (highest mean `valid_acc` over its seeds), in order."""
-    if isinstance(rows, (Mapping, str)) or not isinstance(rows, Sequence) or not rows:
-        raise ValueError("rows must be the non-empty list of dicts that run_ablation returns")
-    for r in rows:
-        if not isinstance(r, Mapping) or not {"config", "lr", "valid_acc"} <= set(r):
-            got = sorted(r) if isinstance(r, Mapping) else repr(r)
-            raise ValueError(f"each row needs the keys ['config', 'lr', 'valid_acc'], got {got}")
+    rows = check_rows(rows, "rows", {"config", "lr", "valid_acc"}, _ROWS)
     best = {}
     for name in dict.fromkeys(r["config"] for r in rows):
         by_lr: dict[float, list[float]] = {}
@@ -265,8 +256,9 @@ def best_lr(rows: Sequence[Mapping]) -> list[dict]:
 
 def train_rise(history: History, last: int = 3) -> float:
     """How much train accuracy rose over the `last` epochs of `history`: ≈ 0 once training has plateaued."""
-    if not isinstance(history, History) or not history.train_acc:
-        raise TypeError(f"history must be a non-empty gaplib.train.History, got {type(history).__name__}")
+    check_type(history, "history", History, "a non-empty gaplib.train.History")
+    if not history.train_acc:
+        raise ValueError("history must be a non-empty gaplib.train.History, got one with no epoch")
     check_int(last, "last", 1)
     if last >= len(history.train_acc):
         raise ValueError(f"last must be smaller than the number of epochs ({len(history.train_acc)}), got {last}")
@@ -277,15 +269,19 @@ def plot_curves(
     curves: Mapping[str, Mapping[int, float]], xlabel: str, ylabel: str, title: str | None = None
 ) -> plt.Figure:
     """One line per `{name: {x: y}}` curve; NaN values are drawn as × on the x axis, labelled "cannot run"."""
-    if not isinstance(curves, Mapping) or not curves or not all(isinstance(c, Mapping) and c for c in curves.values()):
-        raise ValueError("curves must be a non-empty {name: {x: y}} dict of non-empty dicts")
+    check_mapping(curves, "curves", "a non-empty {name: {x: y}} dict of non-empty dicts")
     for name, curve in curves.items():
+        check_mapping(curve, f"curves[{name!r}]", "a non-empty {x: y} dict (curves must be a dict of non-empty dicts)")
         for x, y in curve.items():
-            if any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in (x, y)):
-                raise TypeError(f"curves[{name!r}] must map numbers to numbers, got {x!r}: {y!r}")
-    for label, what in ((xlabel, "xlabel"), (ylabel, "ylabel")):
-        if not isinstance(label, str):
-            raise TypeError(f"{what} must be a str, got {type(label).__name__}")
+            check_number(x, f"curves[{name!r}]'s x", want="a number (curves map numbers to numbers)", allow_nan=True)
+            check_number(
+                y,
+                f"curves[{name!r}][{x!r}]",
+                want="a number (curves map numbers to numbers; NaN: cannot run)",
+                allow_nan=True,
+            )
+    check_str(xlabel, "xlabel", "a str", empty_ok=True)
+    check_str(ylabel, "ylabel", "a str", empty_ok=True)
     fig, ax = plt.subplots(figsize=(6, 3))
     for i, (name, curve) in enumerate(curves.items()):
         xs = sorted(curve)
@@ -309,13 +305,7 @@ def plot_summary(summary: Sequence[Mapping], metric: str = "valid_acc") -> plt.F
     """Bars of `metric` ('valid_acc' or 'overfit') per config of `summarize`'s output, ± one std as error bars."""
     check_choice(metric, "metric", ("valid_acc", "overfit"))
     need = {"config", f"{metric}_mean", f"{metric}_std"}
-    if isinstance(summary, (Mapping, str)) or not summary or not all(isinstance(r, Mapping) for r in summary):
-        raise ValueError("summary must be the non-empty list that summarize(rows) returns")
-    for r in summary:
-        if not need <= set(r):
-            raise ValueError(
-                f"each summary row needs the keys {sorted(need)} (summarize(rows) makes them), got {sorted(r)}"
-            )
+    summary = check_rows(summary, "summary", need, "the non-empty list that summarize(rows) returns")
     names = [r["config"] for r in summary]
     means = [r[f"{metric}_mean"] for r in summary]
     stds = [r[f"{metric}_std"] for r in summary]

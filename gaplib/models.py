@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from ._checks import check_cost, check_fraction, check_int, check_model, check_widths
+from ._checks import check_cost, check_fraction, check_int, check_ints, check_model
 from .pool import GlobalAvgPool
 
 __all__ = [
@@ -33,6 +33,11 @@ __all__ = [
 DEFAULT_WIDTHS = (16, 32, 64)
 
 
+def _check_widths(widths: object) -> tuple[int, ...]:
+    """Check that `widths` is a non-empty sequence of positive channel counts."""
+    return tuple(check_ints(widths, "widths", 1, "each width", "a non-empty sequence of channel counts"))
+
+
 def post_model(n_classes: int = 10, width: int = 32) -> nn.Sequential:
     """The post's model: three conv pairs, `AdaptiveAvgPool2d((1,1))`, Flatten, Linear 256→128→56→n.
 
@@ -44,25 +49,13 @@ def post_model(n_classes: int = 10, width: int = 32) -> nn.Sequential:
     c1, c2, c3, c4 = w, 2 * w, 4 * w, 8 * w
     _check_param_memory(f"post_model(width={w})", 9 * (3 * c1 + c1 * c2 + c2 * c3 + c3 * c3 + c3 * c4 + c4 * c4))
     _check_param_memory("the head", c4 * c3 + c3 * n_classes)
+    convs = []
+    for c_in, c_mid, c_out in ((3, c1, c2), (c2, c3, c3), (c3, c4, c4)):  # the post's three conv pairs
+        convs += [nn.Conv2d(c_in, c_mid, kernel_size=3, padding=1), nn.ReLU()]
+        convs += [nn.Conv2d(c_mid, c_out, kernel_size=3, stride=1, padding=1), nn.ReLU()]
+        convs += [nn.MaxPool2d(2, 2), nn.BatchNorm2d(c_out)]
     return nn.Sequential(
-        nn.Conv2d(3, c1, kernel_size=3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(c1, c2, kernel_size=3, stride=1, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2, 2),
-        nn.BatchNorm2d(c2),
-        nn.Conv2d(c2, c3, kernel_size=3, stride=1, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(c3, c3, kernel_size=3, stride=1, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2, 2),
-        nn.BatchNorm2d(c3),
-        nn.Conv2d(c3, c4, kernel_size=3, stride=1, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(c4, c4, kernel_size=3, stride=1, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2, 2),
-        nn.BatchNorm2d(c4),
+        *convs,
         nn.AdaptiveAvgPool2d((1, 1)),
         nn.Flatten(),
         nn.Linear(c4, c3),
@@ -94,7 +87,7 @@ def _check_param_memory(what: str, n_params: int) -> None:
 
 def conv_body(widths: Sequence[int] = DEFAULT_WIDTHS, in_channels: int = 3) -> nn.Sequential:
     """Feature extractor: one `conv_block` + `MaxPool2d(2)` per width, so the grid shrinks 2x per stage."""
-    widths = check_widths(widths)
+    widths = _check_widths(widths)
     check_int(in_channels, "in_channels", 1)
     layers, ni = [], in_channels
     for nf in widths:
@@ -130,7 +123,7 @@ def flatten_cnn(
     `hidden=None` drops the hidden layer: Flatten → [Dropout] → Linear(C·g·g, n_classes), still one weight
     per (channel, grid cell, class).
     """
-    widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
+    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
     _check_param_memory("the head", widths[-1] * n_classes)
     g, p = grid_size(size, len(widths)), check_fraction(dropout, "dropout")
     if hidden is not None:
@@ -166,14 +159,14 @@ def stride_cnn(size: int, n_classes: int, width: int = 8) -> nn.Sequential:
 
 def gap_cnn(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:
     """Fully convolutional: `conv_body` → `GlobalAvgPool` → Linear; works at any input size."""
-    widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
+    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
     _check_param_memory("the head", widths[-1] * n_classes)
     return _model(conv_body(widths), nn.Sequential(GlobalAvgPool(), nn.Linear(widths[-1], n_classes)))
 
 
 def nin_net(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS) -> nn.Sequential:
     """Network-in-Network head: a 1x1 conv makes one map per class, `GlobalAvgPool` turns each into a logit."""
-    widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
+    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
     _check_param_memory("the head", widths[-1] * n_classes)
     head = nn.Sequential(nn.Conv2d(widths[-1], n_classes, 1), GlobalAvgPool())
     return _model(conv_body(widths), head)
@@ -185,7 +178,7 @@ def mlpconv_net(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS, hidden: 
     `hidden` defaults to the body's last width. Unlike `nin_net`'s single (linear) 1x1 conv, the ReLU
     between the two 1x1 convs makes the head a small MLP applied at every grid position.
     """
-    widths, n_classes = check_widths(widths), check_int(n_classes, "n_classes", 2)
+    widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
     _check_param_memory("the head", widths[-1] * n_classes)
     hidden = widths[-1] if hidden is None else check_int(hidden, "hidden", 1)
     head = nn.Sequential(

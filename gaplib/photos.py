@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_bool
+from ._checks import check_bool, check_int
 
 __all__ = ["PHOTOS", "Photos", "load_photos"]
 
@@ -71,8 +71,7 @@ def _check_names(names: object) -> tuple[str, ...]:
 def load_photos(names: list[str] | tuple[str, ...] | None = None, size: int = 224, *, crop: bool = False) -> Photos:
     """The named photos (default: all of `PHOTOS`) as `(N, 3, size, size)` float32 in [0, 1]; `crop`: centre square."""
     names = _check_names(names)
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an int >= 8 (pixels per side), got {size!r}")
+    check_int(size, "size", 8)
     check_bool(crop, "crop")
     images = []
     for name in names:

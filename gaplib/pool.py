@@ -18,13 +18,12 @@ knob (`p`, `r`) that can be learned; they always use PyTorch.
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_maps
+from ._checks import check_bool, check_maps, check_number
 
 __all__ = [
     "gap",
@@ -120,11 +119,7 @@ def _check_knob(value: object, name: str) -> float | torch.Tensor:
         if not (v > 0 and math.isfinite(v)):
             raise ValueError(f"{name} must be positive and finite, got the tensor value {v!r}")
         return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+    return check_number(value, name, 0.0, low_open=True, want="a positive finite number")
 
 
 SERIES_BELOW = 1e-4  # |knob * value| under which `_log_mean_exp` uses its two-term series (error < 1e-12 relative)
@@ -199,8 +194,7 @@ class _KnobPool(nn.Module):
     def __init__(self, value: float, learnable: bool) -> None:
         super().__init__()
         t = torch.tensor(_check_knob(value, self.knob), dtype=torch.float32)
-        if not isinstance(learnable, bool):
-            raise TypeError(f"learnable must be True or False, got {learnable!r}")
+        check_bool(learnable, "learnable")
         if learnable:
             self.register_parameter(self.knob, nn.Parameter(t))
         else:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_bool, check_images
+from ._checks import check_bool, check_images, check_int, check_path, check_str, check_type
 from .pool import GlobalAvgPool
 
 __all__ = ["DEFAULT_MODEL", "Pretrained", "Preprocess", "load_pretrained", "split_body_head", "load_state_dict_file"]
@@ -60,8 +60,7 @@ class Preprocess:
     def __call__(self, images: torch.Tensor, size: int | None = 224) -> torch.Tensor:
         x = check_images(images)
         if size is not None:
-            if isinstance(size, bool) or not isinstance(size, int) or size < 16:
-                raise ValueError(f"size must be an int >= 16 (pixels of the square input) or None, got {size!r}")
+            check_int(size, "size", 16)
             if x.shape[-2:] != (size, size):
                 x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
@@ -87,9 +86,7 @@ def _class_names(n_classes: int) -> tuple[str, ...]:
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a PyTorch state-dict file (tensors only, `weights_only=True`) or raise one clear error."""
-    if not isinstance(path, (str, Path)):
-        raise TypeError(f"weights must be a path to a state-dict file, got {type(path).__name__}")
-    p = Path(path)
+    p = check_path(path, "weights", "a path to a state-dict file")
     if not p.is_file():
         raise FileNotFoundError(f"weights file {str(p)!r} does not exist")
     try:
@@ -173,13 +170,12 @@ def load_pretrained(
     state-dict file instead; `online=True` downloads `name`'s weights through timm. Each call returns
     its own copy of the model (loaded once per process), so changing one copy leaves the others alone.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a timm model name such as {DEFAULT_MODEL!r}, got {name!r}")
+    check_str(name, "name", f"a timm model name such as {DEFAULT_MODEL!r}")
     check_bool(online, "online")
     if weights is not None and online:
         raise ValueError("pass either weights=<file> or online=True, not both")
-    if weights is not None and not isinstance(weights, (str, Path)):
-        raise TypeError(f"weights must be a path to a state-dict file or None, got {type(weights).__name__}")
+    if weights is not None:
+        check_path(weights, "weights", "a path to a state-dict file or None")
     path = Path(weights).resolve() if weights is not None else None
     stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path is not None and path.is_file() else None
     key = (name, str(path), stamp, online)
@@ -197,10 +193,7 @@ def split_body_head(model: nn.Module) -> tuple[nn.Sequential, nn.Sequential]:
 
     Both share the model's modules (and so its weights); in eval mode `head(body(x))` equals `model(x)`.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"model must be an nn.Module (a timm EfficientNet from load_pretrained), got {type(model).__name__}"
-        )
+    check_type(model, "model", nn.Module, "an nn.Module (a timm EfficientNet from load_pretrained)")
     missing = [p for p in (*_BODY_PARTS, "global_pool", "classifier") if not hasattr(model, p)]
     if missing:
         raise ValueError(

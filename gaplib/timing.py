@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from ._checks import check_int
+from ._checks import check_callable, check_int, check_mapping
 from .device import mps_available
 
 __all__ = ["time_fn", "compare"]
@@ -16,8 +16,7 @@ __all__ = ["time_fn", "compare"]
 
 def time_fn(fn: Callable, *args, reps: int = 20, warmup: int = 3, **kwargs) -> float:
     """Median wall-clock seconds of `fn(*args, **kwargs)` over `reps` runs after `warmup` runs."""
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    check_callable(fn, "fn")
     check_int(reps, "reps", 1)
     check_int(warmup, "warmup", 0)
     sync = _synchronizer()
@@ -50,11 +49,9 @@ def compare(
     Taking turns (a, b, a, b, ...) and keeping each function's fastest round keeps a busy machine from
     favouring whichever function happened to run while it was quiet.
     """
-    if not isinstance(fns, Mapping) or not fns:
-        raise ValueError("fns must be a non-empty {name: callable} dict, e.g. {'mean': lambda x: x.mean((2, 3))}")
+    check_mapping(fns, "fns", "a non-empty {name: callable} dict, e.g. {'mean': lambda x: x.mean((2, 3))}")
     for name, fn in fns.items():
-        if not callable(fn):
-            raise TypeError(f"each fn must be callable, got {type(fn).__name__} for fns[{name!r}]")
+        check_callable(fn, f"fns[{name!r}]")
     check_int(reps, "reps", 1)
     check_int(warmup, "warmup", 0)
     check_int(rounds, "rounds", 1)

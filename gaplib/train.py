@@ -20,7 +20,17 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ._checks import check_bool, check_int, check_labels, check_maps, check_model, check_number
+from ._checks import (
+    check_bool,
+    check_filled_maps,
+    check_int,
+    check_labels,
+    check_loader,
+    check_logits,
+    check_maps,
+    check_model,
+    check_number,
+)
 from .device import resolve_device
 
 __all__ = ["PLATEAU_TRAIN_ACC", "reached_plateau", "set_seed", "History", "fit", "evaluate", "predict", "accuracy"]
@@ -99,15 +109,6 @@ class History:
         )
 
 
-def _check_loader(dl: object, name: str) -> DataLoader:
-    """Check that `dl` is a non-empty `DataLoader`."""
-    if not isinstance(dl, DataLoader):
-        raise TypeError(f"{name} must be a torch DataLoader, got {type(dl).__name__}; see gaplib.data.make_loader")
-    if len(dl) == 0:
-        raise ValueError(f"{name} is empty: it yields no batch")
-    return dl
-
-
 def _check_batch(batch: object, where: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Check that a loader's `batch` is an (images, labels) pair of tensors."""
     if not isinstance(batch, (list, tuple)) or len(batch) != 2 or not all(isinstance(t, torch.Tensor) for t in batch):
@@ -120,9 +121,7 @@ def _check_batch(batch: object, where: str) -> tuple[torch.Tensor, torch.Tensor]
 
 def _check_output(out: object, yb: torch.Tensor, where: str) -> torch.Tensor:
     """Check that the model gave `(N, n_classes)` logits for a batch and that its labels `yb` are in range."""
-    if not isinstance(out, torch.Tensor) or out.ndim != 2 or len(out) != len(yb):
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"model must return ({len(yb)}, n_classes) logits for {where}, got {got}")
+    check_logits(out, len(yb), f" for {where}")
     check_labels(yb, len(out), out.shape[1], f"labels of {where}")
     return out
 
@@ -151,7 +150,7 @@ class _Progress:
 def evaluate(model: nn.Module, dl: DataLoader, device: torch.device | str | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of `model` over `dl`."""
     check_model(model)
-    _check_loader(dl, "dl")
+    check_loader(dl, "dl")
     device = resolve_device(device)
     model.to(device).eval()
     loss, correct, n = 0.0, 0, 0
@@ -191,8 +190,8 @@ def fit(
     epoch and batch (too high an `lr`, or NaN/inf in the data), rather than returning a history of NaNs.
     """
     check_model(model)
-    _check_loader(train_dl, "train_dl")
-    _check_loader(valid_dl, "valid_dl")
+    check_loader(train_dl, "train_dl")
+    check_loader(valid_dl, "valid_dl")
     check_int(epochs, "epochs", 1)
     check_number(lr, "lr", 0.0, low_open=True)
     check_number(weight_decay, "weight_decay", 0.0)
@@ -251,20 +250,13 @@ def predict(
 ) -> torch.Tensor:
     """Logits of `model` for `images` `(N, 3, H, W)`, computed in batches, returned on the CPU."""
     check_model(model)
-    check_maps(images, "images")
-    if len(images) == 0:
-        raise ValueError("images is empty: there is nothing to predict")
-    if not torch.isfinite(images).all():
-        raise ValueError("images holds NaN or inf values; predictions on them would be meaningless")
+    check_filled_maps(images, "images", "predict")
     check_int(bs, "bs", 1)
     device = resolve_device(device)
     model.to(device).eval()
     outs = []
     for i in range(0, len(images), bs):
-        out = model(images[i : i + bs].to(device))
-        if not isinstance(out, torch.Tensor) or out.ndim != 2:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"model must return (N, n_classes) logits, got {got}; is its head missing a pooling?")
+        out = check_logits(model(images[i : i + bs].to(device)), hint="; is its head missing a pooling?")
         outs.append(out.float().cpu())
     return torch.cat(outs)
 

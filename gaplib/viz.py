@@ -9,7 +9,21 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from ._checks import check_bool, check_boxes, check_int, check_map_stack, check_maps
+from ._checks import (
+    check_bool,
+    check_boxes,
+    check_choice,
+    check_int,
+    check_map_stack,
+    check_mapping,
+    check_maps,
+    check_number,
+    check_sequence,
+    check_str,
+    check_strings,
+    check_tensor,
+    check_type,
+)
 from .train import History
 
 __all__ = ["show_batch", "plot_history", "show_feature_maps", "plot_bars", "show_cams"]
@@ -35,22 +49,19 @@ def show_batch(
     n = min(n, len(images))
     if n == 0:
         raise ValueError("images is empty: nothing to show")
-    if boxes is not None and (
-        not isinstance(boxes, torch.Tensor) or boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) < n
-    ):
-        got = tuple(boxes.shape) if isinstance(boxes, torch.Tensor) else type(boxes).__name__
-        raise ValueError(f"boxes must be an (N, 4) tensor with one (x0, y0, x1, y1) per image, got {got}")
-    if classes is not None and (isinstance(classes, str) or not isinstance(classes, Sequence) or not classes):
-        raise TypeError(f"classes must be a sequence of class names, got {type(classes).__name__}")
+    want = "an (N, 4) tensor with one (x0, y0, x1, y1) per image"
+    if boxes is not None and (check_tensor(boxes, "boxes", want).ndim != 2 or boxes.shape[1] != 4 or len(boxes) < n):
+        raise ValueError(f"boxes must be {want}, got {tuple(boxes.shape)}")
+    if classes is not None:
+        check_strings(classes, "classes", want="a sequence of class names")
     if labels is not None:
-        if isinstance(labels, torch.Tensor):
-            labels = labels.tolist() if labels.ndim == 1 else None
-        if (
-            not isinstance(labels, Sequence)
-            or len(labels) < n
-            or not all(isinstance(y, int) and not isinstance(y, bool) for y in labels[:n])
-        ):
-            raise ValueError(f"labels must be a 1-D tensor or list of {n} or more int class indices")
+        want = f"a 1-D tensor or list of {n} or more int class indices"
+        if isinstance(labels, torch.Tensor) and labels.ndim == 1:
+            labels = labels.tolist()
+        if len(check_sequence(labels, "labels", want)) < n:
+            raise ValueError(f"labels must be {want}, got {len(labels)}")
+        for y in labels[:n]:
+            check_int(y, "each label", None)
         top = len(classes) if classes is not None else None
         bad = next((y for y in labels[:n] if y < 0 or (top is not None and y >= top)), None)
         if bad is not None:
@@ -75,14 +86,14 @@ def show_batch(
 
 def plot_history(histories: History | Mapping[str, History], metric: str = "acc") -> plt.Figure:
     """Train (dashed) and valid (solid) curves of `metric` ('acc' or 'loss') for one or several `History`s."""
-    if metric not in ("acc", "loss"):
-        raise ValueError(f"metric must be 'acc' or 'loss', got {metric!r}")
+    check_choice(metric, "metric", ("acc", "loss"))
     if isinstance(histories, History):
         histories = {"model": histories}
-    if not isinstance(histories, Mapping):
-        raise TypeError(f"histories must be a History or a {{name: History}} dict, got {type(histories).__name__}")
-    if not histories or not all(isinstance(h, History) and h.train_loss for h in histories.values()):
-        raise ValueError("histories must be a History or a non-empty {name: History} dict of trained runs")
+    want = "a History or a non-empty {name: History} dict of trained runs"
+    check_mapping(histories, "histories", want)
+    for h in histories.values():
+        if not check_type(h, "histories", History, want).train_loss:
+            raise ValueError(f"histories must be {want}, got an empty History")
     for name, h in histories.items():
         curves = h.curves.values()
         if len({len(c) for c in curves}) != 1:
@@ -116,7 +127,7 @@ def show_feature_maps(
     check_int(n, "n", 1)
     check_int(ncols, "ncols", 1)
     n = min(n, maps.shape[1])
-    if titles is not None and (isinstance(titles, str) or not isinstance(titles, Sequence) or len(titles) < n):
+    if titles is not None and len(check_sequence(titles, "titles", f"a list of at least {n} strings")) < n:
         raise ValueError(f"titles must be a list of at least {n} strings (one per map shown), got {titles!r}")
     nrows, ncols = math.ceil(n / ncols), min(n, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.4 * nrows), squeeze=False)
@@ -131,15 +142,10 @@ def show_feature_maps(
 
 def plot_bars(values: Mapping[str, float], ylabel: str, log: bool = False, title: str | None = None) -> plt.Figure:
     """A labelled bar chart of `{name: value}` (parameter counts, accuracies, timings)."""
-    if not isinstance(values, Mapping):
-        raise TypeError(f"values must be a {{name: number}} dict, got {type(values).__name__}")
-    if not values:
-        raise ValueError("values is empty: nothing to plot")
+    check_mapping(values, "values", "a {name: number} dict, not empty: nothing to plot")
     for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-            raise ValueError(f"values[{name!r}] must be a finite number, got {v!r}")
-    if not isinstance(ylabel, str):
-        raise TypeError(f"ylabel must be a str, got {type(ylabel).__name__}")
+        check_number(check_type(v, f"values[{name!r}]", numbers.Real, "a finite number"), f"values[{name!r}]")
+    check_str(ylabel, "ylabel", "a str", empty_ok=True)
     check_bool(log, "log")
     if log and min(values.values()) <= 0:
         raise ValueError(f"log=True needs positive values, got {min(values.values())!r}")
@@ -178,11 +184,11 @@ def show_cams(
     for name, b in (("boxes", boxes), ("true_boxes", true_boxes)):
         if b is not None and len(check_boxes(b, name).reshape(-1, 4)) != n:
             raise ValueError(f"{name} must hold one (x0, y0, x1, y1) box per image ({n}), got {tuple(b.shape)}")
-    if titles is not None and (isinstance(titles, str) or not isinstance(titles, Sequence) or len(titles) != n):
-        raise ValueError(f"titles must be a list of {n} strings, one per image, got {titles!r}")
+    want = f"a list of {n} strings, one per image"
+    if titles is not None and len(check_sequence(titles, "titles", want)) != n:
+        raise ValueError(f"titles must be {want}, got {titles!r}")
     check_int(ncols, "ncols", 1)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1] (the map's opacity), got {alpha!r}")
+    check_number(alpha, "alpha", 0.0, 1.0, want="a number in [0, 1] (the map's opacity)")
     h, w = images.shape[-2:]
     nrows, ncols = math.ceil(n / ncols), min(n, ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.85 * nrows), squeeze=False)

@@ -50,16 +50,16 @@ MAKE_ROWS = [
     *int_rows("make_digits", lambda v: data.make_digits(4, seed=v), "seed", 0),
     bad("make_shapes classes unknown", lambda: data.make_shapes(4, classes=("hexagon",)), ValueError, "subset of"),
     bad("make_shapes classes empty", lambda: data.make_shapes(4, classes=()), ValueError, "non-empty subset"),
-    bad("make_shapes classes a str", lambda: data.make_shapes(4, classes="circle"), ValueError, "subset of"),
+    bad("make_shapes classes a str", lambda: data.make_shapes(4, classes="circle"), TypeError, "subset of"),
     bad("make_shapes classes repeated", lambda: data.make_shapes(4, classes=("ring", "ring")), ValueError, "once"),
-    bad("make_shapes classes None", lambda: data.make_shapes(4, classes=None), ValueError, "subset of"),
-    bad("make_shapes classes ints", lambda: data.make_shapes(4, classes=(1, 2)), ValueError, "subset of"),
+    bad("make_shapes classes None", lambda: data.make_shapes(4, classes=None), TypeError, "subset of"),
+    bad("make_shapes classes ints", lambda: data.make_shapes(4, classes=(1, 2)), TypeError, "subset of"),
     bad("make_shapes scale reversed", lambda: data.make_shapes(4, scale=(0.5, 0.2)), ValueError, "scale must be"),
     bad("make_shapes scale zero", lambda: data.make_shapes(4, scale=(0, 0.5)), ValueError, "0 < low"),
     bad("make_shapes scale > 1", lambda: data.make_shapes(4, scale=(0.5, 1.5)), ValueError, "high <= 1"),
-    bad("make_shapes scale a number", lambda: data.make_shapes(4, scale=0.5), ValueError, "scale must be (low, high)"),
+    bad("make_shapes scale a number", lambda: data.make_shapes(4, scale=0.5), TypeError, "scale must be (low, high)"),
     bad("make_shapes scale one value", lambda: data.make_shapes(4, scale=(0.1,)), ValueError, "scale must be"),
-    bad("make_shapes scale strings", lambda: data.make_shapes(4, scale=("a", "b")), ValueError, "scale must be"),
+    bad("make_shapes scale strings", lambda: data.make_shapes(4, scale=("a", "b")), TypeError, "scale must be"),
     bad("make_shapes scale NaN", lambda: data.make_shapes(4, scale=(math.nan, 0.5)), ValueError, "scale must be"),
     bad("make_shapes noise negative", lambda: data.make_shapes(4, noise=-0.1), ValueError, "noise must be in [0, 1]"),
     bad("make_shapes noise NaN", lambda: data.make_shapes(4, noise=math.nan), ValueError, "noise must be a finite"),
@@ -162,7 +162,7 @@ WRITE_ROWS = [
     bad(
         "write boxes None",
         lambda t: data.write_image_folder(t / "n", _s(boxes=None), S),
-        ValueError,
+        TypeError,
         "train.boxes must be",
     ),
     bad(
@@ -204,7 +204,7 @@ WRITE_ROWS = [
     bad(
         "write classes a str",
         lambda t: data.write_image_folder(t / "n", _s(classes="abcdef"), S),
-        ValueError,
+        TypeError,
         "classes must be distinct",
     ),
     bad(
@@ -260,9 +260,7 @@ READ_ROWS = [
         "read split ''", lambda t: data.read_image_folder(image_folder(t), ""), ValueError, "split must be a subfolder"
     ),
     bad("read split path", lambda t: data.read_image_folder(image_folder(t), "a/b"), ValueError, "split must be"),
-    bad(
-        "read split int", lambda t: data.read_image_folder(image_folder(t), 3), ValueError, "split must be a subfolder"
-    ),
+    bad("read split int", lambda t: data.read_image_folder(image_folder(t), 3), TypeError, "split must be a subfolder"),
     *int_rows("read", lambda v: data.read_image_folder("/", size=v), "size", 1, none_ok=True),
     bad("read huge size", lambda t: data.read_image_folder(image_folder(t), size=10**6), ValueError, "GiB of memory"),
     bad(
@@ -389,6 +387,30 @@ LOADER_ROWS = [
     *int_rows("shapes_loaders", lambda v: data.shapes_loaders(n_valid=v), "n_valid", 1),
     *int_rows("shapes_loaders", lambda v: data.shapes_loaders(bs=v), "bs", 1),
     *int_rows("shapes_loaders", lambda v: data.shapes_loaders(seed=v), "seed", 0),
+    bad(
+        "random_shifts max_shift 4 of 4",
+        lambda: data.random_shifts(torch.zeros(2, 1, 4, 4), 4),
+        ValueError,
+        "max_shift must be smaller",
+    ),
+    bad(
+        "random_shifts max_shift -1",
+        lambda: data.random_shifts(torch.zeros(2, 1, 4, 4), -1),
+        ValueError,
+        "max_shift must be >= 0",
+    ),
+    bad(
+        "make_loader shift 16 of 16",
+        lambda: data.make_loader(data.make_shapes(2, 16), shift=16),
+        ValueError,
+        "shift must be smaller",
+    ),
+    bad(
+        "make_loader shift 1.5",
+        lambda: data.make_loader(data.make_shapes(2, 16), shift=1.5),
+        TypeError,
+        "shift must be an int",
+    ),
     bad("shapes_loaders 10**7", lambda: data.shapes_loaders(n_train=10**7), ValueError, "shapes_loaders(n="),
 ]
 

@@ -41,12 +41,12 @@ ROWS = [
     *int_rows("time_fn", lambda v: timing.time_fn(lambda: None, reps=v), "reps", 1),
     *int_rows("time_fn", lambda v: timing.time_fn(lambda: None, warmup=v), "warmup", 0),
     bad("compare {}", lambda: timing.compare({}), ValueError, "fns must be a non-empty"),
-    bad("compare list", lambda: timing.compare([len]), ValueError, "fns must be"),
+    bad("compare list", lambda: timing.compare([len]), TypeError, "fns must be"),
     bad(
         "compare value not callable",
         lambda: timing.compare({"a": 1}),
         TypeError,
-        "fn must be callable, got int for fns['a']",
+        "fns['a'] must be callable, got int",
     ),
     *int_rows("compare", lambda v: timing.compare({"a": lambda: None}, rounds=v), "rounds", 1),
     *int_rows("compare", lambda v: timing.compare({"a": lambda: None}, reps=v), "reps", 1),
@@ -54,7 +54,7 @@ ROWS = [
     # exercises
     bad("check test not callable", lambda: exercises.check(1, "test"), TypeError, "test must be a function"),
     bad("check test None", lambda: exercises.check(1, None), TypeError, "test must be a function"),
-    bad("check name ''", lambda: exercises.check(1, _ok, ""), TypeError, "name must be a non-empty str"),
+    bad("check name ''", lambda: exercises.check(1, _ok, ""), ValueError, "name must be a non-empty str"),
     bad("check name 3", lambda: exercises.check(1, _ok, 3), TypeError, "name must be a non-empty str"),
     bad("check wrong answer", lambda: exercises.check(2, _ok), AssertionError, ""),
     # fastai_data.folder_dls
@@ -126,16 +126,16 @@ except ImportError:
     HAS_STATS = False
 if HAS_STATS:  # normalising with a pretrained body's statistics
     ROWS += [
-        bad(f"folder_dls stats={v!r}", lambda t, v=v: _dls(_folder(t), stats=v), ValueError, phrase)
-        for v, phrase in [
-            ((0.5, 0.5), "stats must be None or (mean, std)"),
-            ("imagenet", "stats must be None or (mean, std)"),
-            (((0.5,) * 3,), "stats must be None or (mean, std)"),
-            (((0.5,) * 2, (0.5,) * 3), "got mean"),
-            (((0.5,) * 3, (0.5, 0.5, float("nan"))), "got std"),
-            (((0.5,) * 3, ("a", "b", "c")), "got std"),
-            (((0.5,) * 3, (0.5, 0.0, 0.5)), "std must be > 0"),
-            (((0.5,) * 3, (0.5, -1.0, 0.5)), "std must be > 0"),
+        bad(f"folder_dls stats={v!r}", lambda t, v=v: _dls(_folder(t), stats=v), exc, phrase)
+        for v, exc, phrase in [
+            ((0.5, 0.5), TypeError, "stats must be None or (mean, std)"),
+            ("imagenet", TypeError, "stats must be None or (mean, std)"),
+            (((0.5,) * 3,), ValueError, "stats must be None or (mean, std)"),
+            (((0.5,) * 2, (0.5,) * 3), ValueError, "got mean"),
+            (((0.5,) * 3, (0.5, 0.5, float("nan"))), ValueError, "got std"),
+            (((0.5,) * 3, ("a", "b", "c")), TypeError, "got std"),
+            (((0.5,) * 3, (0.5, 0.0, 0.5)), ValueError, "std must be > 0"),
+            (((0.5,) * 3, (0.5, -1.0, 0.5)), ValueError, "std must be > 0"),
         ]
     ]
 if NO_CUDA:
@@ -177,3 +177,17 @@ def test_numpy_numbers_are_accepted():
     assert pool.gem(s.images, p=np.float32(2.0)).shape == (4, 3)
     assert experiments.shift_images(s.images, np.int64(2), np.int64(-1)).shape == s.images.shape
     plt.close(viz.plot_bars({"a": np.int64(3), "b": np.float32(2.5)}, "count"))
+
+
+def test_one_rule_for_a_wrong_type():
+    """The same fault (a str where an int belongs) raises the same type everywhere: TypeError."""
+    import torch
+
+    from gaplib import data, photos, pretrained
+
+    for call in (
+        lambda: data.make_shapes(4, size="x"),
+        lambda: photos.load_photos(size="x"),
+        lambda: pretrained.Preprocess()(torch.rand(1, 3, 32, 32), size="x"),
+    ):
+        check_bad_input(call, TypeError, "size must be an int, got str 'x'")

@@ -8,10 +8,10 @@ from gaplib import models
 
 BAD_WIDTHS = [
     ((), ValueError, "widths must be a non-empty sequence"),
-    (16, ValueError, "widths must be a non-empty sequence"),
-    ("16", ValueError, "widths must be a non-empty sequence"),
-    (None, ValueError, "widths must be a non-empty sequence"),
-    ({16: 1}, ValueError, "widths must be a non-empty sequence"),
+    (16, TypeError, "widths must be a non-empty sequence"),
+    ("16", TypeError, "widths must be a non-empty sequence"),
+    (None, TypeError, "widths must be a non-empty sequence"),
+    ({16: 1}, TypeError, "widths must be a non-empty sequence"),
     ((8, 0), ValueError, "each width must be >= 1"),
     ((8, -4), ValueError, "each width must be >= 1"),
     ((8, 2.5), TypeError, "each width must be an int"),
@@ -36,6 +36,7 @@ class _NoSplit(nn.Module):
 
 ROWS = [
     *int_rows("post_model", lambda v: models.post_model(v), "n_classes", 2),
+    *int_rows("post_model", lambda v: models.post_model(10, width=v), "width", 4),
     *int_rows("conv_block", lambda v: models.conv_block(v, 8), "in_channels", 1),
     *int_rows("conv_block", lambda v: models.conv_block(3, v), "out_channels", 1),
     *int_rows("conv_block", lambda v: models.conv_block(3, 8, stride=v), "stride", 1),
@@ -56,7 +57,7 @@ ROWS = [
     bad("flatten_cnn size 10**5", lambda: models.flatten_cnn(10**5, 6), ValueError, "flatten_cnn(size=100000) head"),
     bad("flatten_cnn dropout 1", lambda: models.flatten_cnn(32, 6, dropout=1.0), ValueError, "dropout must be"),
     bad("flatten_cnn dropout -0.1", lambda: models.flatten_cnn(32, 6, dropout=-0.1), ValueError, "dropout must be"),
-    bad("flatten_cnn dropout str", lambda: models.flatten_cnn(32, 6, dropout="0.5"), ValueError, "dropout must be"),
+    bad("flatten_cnn dropout str", lambda: models.flatten_cnn(32, 6, dropout="0.5"), TypeError, "dropout must be"),
     bad("flatten_cnn dropout NaN", lambda: models.flatten_cnn(32, 6, dropout=float("nan")), ValueError, "dropout"),
     *int_rows("n_stride_layers", lambda v: models.n_stride_layers(v), "size", 1),
     *int_rows("stride_cnn", lambda v: models.stride_cnn(v, 6), "size", 1),

@@ -15,9 +15,9 @@ KNOB_BAD = [
     (-1.0, ValueError, "must be a positive finite number"),
     (math.inf, ValueError, "must be a positive finite number"),
     (math.nan, ValueError, "must be a positive finite number"),
-    ("3", TypeError, "must be a positive number"),
-    (None, TypeError, "must be a positive number"),
-    (True, TypeError, "must be a positive number"),
+    ("3", TypeError, "must be a positive finite number, got str"),
+    (None, TypeError, "must be a positive finite number, got NoneType"),
+    (True, TypeError, "must be a positive finite number, got bool"),
     (torch.tensor(0.0), ValueError, "positive and finite, got the tensor value 0.0"),
     (torch.tensor(-2.0), ValueError, "positive and finite"),
     (torch.tensor(math.nan), ValueError, "positive and finite"),
@@ -46,6 +46,15 @@ ROWS = [
     bad("lse_pool r=1e5 on float16", lambda: pool.lse_pool(X.half(), r=1e5), ValueError, "overflows torch.float16"),
     bad("GeM learnable str", lambda: pool.GeM(learnable="yes"), TypeError, "learnable must be True or False"),
     bad("LSEPool learnable 1", lambda: pool.LSEPool(learnable=1), TypeError, "learnable must be True or False"),
+    bad(
+        "gap 3-D",
+        lambda: pool.gap(X[0]),
+        ValueError,
+        "x must be 4-D (N, C, H, W), got 3-D shape (3, 4, 4); add a batch axis with x[None]",
+    ),
+    bad("gem p=0", lambda: pool.gem(X, 0), ValueError, "p must be a positive finite number, got 0"),
+    bad("lse_pool r=0", lambda: pool.lse_pool(X, 0), ValueError, "r must be a positive finite number, got 0"),
+    bad("gem p=inf", lambda: pool.gem(X, math.inf), ValueError, "p must be a positive finite number, got inf"),
     bad("GeM eps 0", lambda: pool.GeM(eps=0), ValueError, "eps must be a positive finite number"),
     *[
         bad(f"{f.__name__} sparse", lambda f=f: f(X.to_sparse()), TypeError, "must be a dense tensor")

@@ -26,7 +26,7 @@ def test_wrong_answer_fails_with_the_tests_message():
 
 @pytest.mark.parametrize(
     "test, name, error, phrase",
-    [(None, "answer", TypeError, "test must be a function"), (_is_four, "", TypeError, "name must be")],
+    [(None, "answer", TypeError, "test must be a function"), (_is_four, "", ValueError, "name must be")],
 )
 def test_bad_arguments(test, name, error, phrase):
     with pytest.raises(error, match=phrase):

@@ -55,7 +55,7 @@ def test_stored_results_say_what_notebook_09_relies_on():
 
 ROWS = [
     bad("describe unknown gpu", lambda: gpu_reference.describe("T4"), ValueError, "gpu must be one of"),
-    bad("stored gpu not a str", lambda: gpu_reference.stored(100, HEAD), ValueError, "gpu must be one of"),
+    bad("stored gpu not a str", lambda: gpu_reference.stored(100, HEAD), TypeError, "gpu must be one of"),
     bad("stored unknown shape", lambda: gpu_reference.stored("H100", (1, 2, 3, 4)), ValueError, "stored case"),
     bad("stored unknown dtype", lambda: gpu_reference.stored("H100", HEAD, "fp16"), ValueError, "stored case"),
     bad("stored channels_last", lambda: gpu_reference.stored("H100", HEAD, "fp32", "channels_last"), ValueError, "got"),

@@ -137,28 +137,3 @@ def test_grid_size():
     assert models.grid_size(48, 3) == 6
     with pytest.raises(ValueError, match="too small"):
         models.grid_size(4, 3)
-
-
-@pytest.mark.parametrize(
-    "call, err, match",
-    [
-        (lambda: models.post_model(1), ValueError, "n_classes must be >= 2"),
-        (lambda: models.post_model(10, width=2), ValueError, "width must be >= 4"),
-        (lambda: models.mlpconv_net(6, hidden=0), ValueError, "hidden must be >= 1"),
-        (lambda: models.mlpconv_net(1), ValueError, "n_classes must be >= 2"),
-        (lambda: models.flatten_cnn(32, 6, dropout=1.5), ValueError, "dropout"),
-        (lambda: models.flatten_cnn(4, 6), ValueError, "too small"),
-        (lambda: models.flatten_cnn(32.0, 6), TypeError, "size must be an int"),
-        (lambda: models.gap_cnn(6, widths=()), ValueError, "widths must be a non-empty"),
-        (lambda: models.gap_cnn(6, widths=16), ValueError, "widths must be a non-empty"),
-        (lambda: models.nin_net(6, widths=(8, 0)), ValueError, "each width must be >= 1"),
-        (lambda: models.stride_cnn(0, 6), ValueError, "size must be >= 1"),
-        (lambda: models.stride_cnn(32, 6, width=0), ValueError, "width must be >= 1"),
-        (lambda: models.flatten_cnn(32, 6, hidden=0), ValueError, "hidden must be >= 1"),
-        (lambda: models.count_params("model"), TypeError, "nn.Module"),
-        (lambda: models.count_params(nn.Linear(2, 2)), ValueError, "body"),
-    ],
-)
-def test_bad_input_errors(call, err, match):
-    with pytest.raises(err, match=match):
-        call()

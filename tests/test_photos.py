@@ -67,9 +67,9 @@ BAD = [
     bad("names not a list", lambda: load_photos(5), TypeError, "names must be a list"),
     bad("names empty", lambda: load_photos([]), ValueError, "names is empty"),
     bad("unknown name", lambda: load_photos(["dog"]), ValueError, "unknown photo 'dog'"),
-    bad("size too small", lambda: load_photos(size=4), ValueError, "size must be an int >= 8"),
-    bad("size float", lambda: load_photos(size=64.0), ValueError, "size must be an int"),
-    bad("size None", lambda: load_photos(size=None), ValueError, "size must be an int"),
+    bad("size too small", lambda: load_photos(size=4), ValueError, "size must be >= 8"),
+    bad("size float", lambda: load_photos(size=64.0), TypeError, "size must be an int"),
+    bad("size None", lambda: load_photos(size=None), TypeError, "size must be an int"),
     bad("crop not bool", lambda: load_photos(crop="yes"), TypeError, "crop must be True or False"),
 ]
 

@@ -265,7 +265,7 @@ def _max_pooled():
 
 BAD = [
     bad("name not str", lambda: load_pretrained(3), TypeError, "name must be a timm model name"),
-    bad("name empty", lambda: load_pretrained(""), TypeError, "name must be a timm model name"),
+    bad("name empty", lambda: load_pretrained(""), ValueError, "name must be a timm model name"),
     bad("other name offline", lambda: load_pretrained("resnet18"), ValueError, "offline weights ship only"),
     bad("unknown name", lambda tmp: load_pretrained("no_such_net", weights=tmp), ValueError, "is not a timm model"),
     bad("weights and online", lambda: load_pretrained(weights="w.pth", online=True), ValueError, "not both"),
@@ -282,9 +282,9 @@ BAD = [
     bad("images 0-255", lambda: Preprocess()(torch.full((1, 3, 32, 32), 200.0)), ValueError, "divide 0-255"),
     bad("images normalised", lambda: Preprocess()(torch.full((1, 3, 32, 32), -1.0)), ValueError, "in [0, 1]"),
     bad("images nan", lambda: Preprocess()(torch.full((1, 3, 32, 32), float("nan"))), ValueError, "in [0, 1]"),
-    bad("size small", lambda: Preprocess()(torch.rand(1, 3, 32, 32), size=8), ValueError, "size must be an int >= 16"),
-    bad("size float", lambda: Preprocess()(torch.rand(1, 3, 32, 32), size=64.0), ValueError, "size must be an int"),
-    bad("size bool", lambda: Preprocess()(torch.rand(1, 3, 32, 32), size=True), ValueError, "size must be an int"),
+    bad("size small", lambda: Preprocess()(torch.rand(1, 3, 32, 32), size=8), ValueError, "size must be >= 16"),
+    bad("size float", lambda: Preprocess()(torch.rand(1, 3, 32, 32), size=64.0), TypeError, "size must be an int"),
+    bad("size bool", lambda: Preprocess()(torch.rand(1, 3, 32, 32), size=True), TypeError, "size must be an int"),
     bad("split not a module", lambda: split_body_head("net"), TypeError, "model must be an nn.Module"),
     bad("split gap_cnn", lambda: split_body_head(models.gap_cnn(3)), ValueError, "must be a timm EfficientNet"),
     bad("split no linear", lambda: split_body_head(_no_classifier_linear()), ValueError, "must be one nn.Linear"),

@@ -75,30 +75,6 @@ def test_set_seed_repeats():
     assert torch.equal(a, torch.randn(3))
 
 
-@pytest.mark.parametrize(
-    "call, err, match",
-    [
-        (lambda tr, va: train.fit("model", tr, va), TypeError, "nn.Module"),
-        (lambda tr, va: train.fit(_tiny(), [1, 2], va), TypeError, "DataLoader"),
-        (lambda tr, va: train.fit(_tiny(), tr, va, epochs=0), ValueError, "epochs must be >= 1"),
-        (lambda tr, va: train.fit(_tiny(), tr, va, lr=0), ValueError, "lr must be > 0"),
-        (lambda tr, va: train.predict(_tiny(), torch.randn(3, 8, 8)), ValueError, "4-D"),
-        (lambda tr, va: train.predict(_tiny(), torch.zeros(2, 3, 8, 8, dtype=torch.uint8)), TypeError, "floating"),
-        (lambda tr, va: train.accuracy(_tiny(), torch.randn(2, 3, 8, 8), torch.tensor([0])), ValueError, "one label"),
-        (lambda tr, va: train.set_seed(-1), ValueError, "seed must be >= 0"),
-    ],
-)
-def test_bad_input_errors(loaders, call, err, match):
-    with pytest.raises(err, match=match):
-        call(*loaders)
-
-
-def test_empty_loader_error():
-    empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 3, 8, 8), torch.zeros(0)))
-    with pytest.raises(ValueError, match="empty"):
-        train.evaluate(_tiny(), empty)
-
-
 def test_history_repr_of_a_partly_filled_history_says_so():
     assert repr(train.History(train_loss=[1.0])) == (
         "History(partly filled: train_loss 1, train_acc 0, valid_loss 0, valid_acc 0 epochs)"
