@@ -42,6 +42,7 @@ LOCAL_PATH_RE = re.compile(
     r"(?:[^\s\"'<>()]*/(?:site|dist)-packages/)|(?:/(?:work|root|home|Users|tmp)/[^\s\"'<>():]*/)"
 )
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+SHORT_PATH_RE = re.compile(r"^## (The short path\b[^\n]*)\n(.*?)(?=^## |\Z)", re.S | re.M)
 HEADING_RE = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
 BOOTSTRAP_SUMMARY = "Colab set-up (installs gaplib on Colab; does nothing elsewhere)"
 SOLUTION_SUMMARY = "Worked solution (try the exercise first)"
@@ -317,6 +318,19 @@ def _course_map(nbs: dict[str, nbformat.NotebookNode]) -> dict[str, str]:
     return {num: claim for num, _, claim in MAP_ROW_RE.findall(text)}
 
 
+def short_path(nbs: dict[str, nbformat.NotebookNode], ref: str = DEFAULT_REF) -> str:
+    """Notebook 00's short path (its section "The short path ..."), as HTML whose links open the pages' sections."""
+    start = next((nb for name, nb in nbs.items() if name.startswith("00_")), None)
+    if start is None:
+        return ""
+    for cell in start.cells:
+        if cell.cell_type == "markdown" and (m := SHORT_PATH_RE.search(cell.source)):
+            heading = html.escape(m.group(1).strip())
+            body = markdown2html_mistune(_rewrite_links(m.group(2), set(nbs), ref))
+            return f'<h2 id="short-path">{heading}</h2>\n{body}'
+    return ""
+
+
 def _summary(nb: nbformat.NotebookNode, claim: str | None) -> str:
     head = nb.cells[0].source if nb.cells and nb.cells[0].cell_type == "markdown" else ""
     if claim:
@@ -352,8 +366,8 @@ def _css() -> str:
     return (TEMPLATE_DIR / "course.css").read_text(encoding="utf-8")
 
 
-def write_index(pages: list[Page], out: Path, note: str) -> Path:
-    """Write out/index.html: the course map with each notebook's run time."""
+def write_index(pages: list[Page], out: Path, note: str, path_html: str = "") -> Path:
+    """Write out/index.html: the short path (when notebook 00 has one) and the course map with each run time."""
     rows = []
     for p in pages:
         measured = ""
@@ -375,6 +389,7 @@ def write_index(pages: list[Page], out: Path, note: str) -> Path:
 <p>A notebook course on Global Average Pooling (GAP) in convolutional networks. Every claim is shown by an
 experiment and checked by an <code>assert</code>; every notebook runs offline on a CPU. Start with notebook 00,
 or open any notebook in Colab from the link at its top.</p>
+{path_html}
 <h2>Course map</h2>
 <table class="course-map"><thead><tr><th>notebook and the claim it demonstrates</th><th>run time</th></tr></thead>
 <tbody>
@@ -432,7 +447,7 @@ def build_site(
         if page.path.resolve() != (out / page.path.name).resolve():  # run_course executes into `out` already
             shutil.copyfile(page.path, out / page.path.name)  # the page's "Download the notebook" link
     note = note or f"Rendered from the notebooks' stored outputs on {time.strftime('%Y-%m-%d %H:%M')}."
-    return write_index(pages, out, note)
+    return write_index(pages, out, note, short_path(nbs))
 
 
 def main() -> int:
