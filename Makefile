@@ -56,9 +56,9 @@ $(STAMP): pyproject.toml requirements.txt
 	$(PY) -m pip install -q $(PIP_FLAGS) $(REQS)
 	@mkdir -p $(dir $@) && touch $@
 
-# (not `python -m gaplib.data`: gaplib imports gaplib.data, so runpy would warn that it runs a module twice)
+# (not `python -m gaplib.folders`: gaplib imports gaplib.folders, so runpy would warn that it runs a module twice)
 data: setup
-	$(PY) -c "from gaplib.data import shapes_folder; print(shapes_folder())"
+	$(PY) -c "from gaplib.folders import shapes_folder; print(shapes_folder())"
 
 course: data
 	$(PY) scripts/run_course.py

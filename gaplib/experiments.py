@@ -8,7 +8,6 @@
   each at the same small grid of learning rates, `best_lr` keeps each head's best) and report mean ± std
   of valid accuracy, train − valid accuracy (`overfit`) and head parameters (the shape of NiN's Table 5).
 - `train_rise`: how much train accuracy still rose over the last epochs (≈ 0 once a model plateaus).
-- `plot_curves` / `plot_summary`: the pictures of those results.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,7 +38,6 @@ from ._checks import (
     check_rows,
     check_sample,
     check_sequence,
-    check_str,
     check_type,
 )
 from .data import Sample, make_shapes
@@ -56,8 +53,6 @@ __all__ = [
     "summarize",
     "best_lr",
     "train_rise",
-    "plot_curves",
-    "plot_summary",
 ]
 
 SWEEP_SEED = 20_000  # default seed of freshly made test images: no course split uses it
@@ -265,54 +260,13 @@ def train_rise(history: History, last: int = 3) -> float:
     return history.train_acc[-1] - max(history.train_acc[:-last])
 
 
-def plot_curves(
-    curves: Mapping[str, Mapping[int, float]], xlabel: str, ylabel: str, title: str | None = None
-) -> plt.Figure:
-    """One line per `{name: {x: y}}` curve; NaN values are drawn as × on the x axis, labelled "cannot run"."""
-    check_mapping(curves, "curves", "a non-empty {name: {x: y}} dict of non-empty dicts")
-    for name, curve in curves.items():
-        check_mapping(curve, f"curves[{name!r}]", "a non-empty {x: y} dict (curves must be a dict of non-empty dicts)")
-        for x, y in curve.items():
-            check_number(x, f"curves[{name!r}]'s x", want="a number (curves map numbers to numbers)", allow_nan=True)
-            check_number(
-                y,
-                f"curves[{name!r}][{x!r}]",
-                want="a number (curves map numbers to numbers; NaN: cannot run)",
-                allow_nan=True,
-            )
-    check_str(xlabel, "xlabel", "a str", empty_ok=True)
-    check_str(ylabel, "ylabel", "a str", empty_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 3))
-    for i, (name, curve) in enumerate(curves.items()):
-        xs = sorted(curve)
-        ys = [curve[x] for x in xs]
-        ax.plot(xs, ys, "-o", color=f"C{i}", label=name, ms=4)
-        nan_xs = [x for x, y in zip(xs, ys) if math.isnan(y)]
-        if nan_xs:
-            ax.plot(
-                nan_xs, [0] * len(nan_xs), "x", color=f"C{i}", ms=9, mew=2, clip_on=False, label=f"{name}: cannot run"
-            )
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+_MOVED_TO_VIZ = ("plot_curves", "plot_summary")
 
 
-def plot_summary(summary: Sequence[Mapping], metric: str = "valid_acc") -> plt.Figure:
-    """Bars of `metric` ('valid_acc' or 'overfit') per config of `summarize`'s output, ± one std as error bars."""
-    check_choice(metric, "metric", ("valid_acc", "overfit"))
-    need = {"config", f"{metric}_mean", f"{metric}_std"}
-    summary = check_rows(summary, "summary", need, "the non-empty list that summarize(rows) returns")
-    names = [r["config"] for r in summary]
-    means = [r[f"{metric}_mean"] for r in summary]
-    stds = [r[f"{metric}_std"] for r in summary]
-    fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(names)), 3))
-    bars = ax.bar(names, means, yerr=stds, capsize=4, color=[f"C{i}" for i in range(len(names))])
-    ax.bar_label(bars, labels=[f"{m:.3f}±{s:.3f}" for m, s in zip(means, stds)], fontsize=8, label_type="center")
-    ax.set_ylabel({"valid_acc": "valid accuracy", "overfit": "train - valid accuracy"}[metric])
-    ax.tick_params(axis="x", labelsize=8)
-    fig.tight_layout()
-    return fig
+def __getattr__(name: str) -> object:
+    """The plots moved to `gaplib.viz`; they answer here too until the notebooks import them there."""
+    if name in _MOVED_TO_VIZ:
+        from . import viz
+
+        return getattr(viz, name)
+    raise AttributeError(f"module 'gaplib.experiments' has no attribute {name!r}")

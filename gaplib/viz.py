@@ -1,4 +1,5 @@
-"""Pictures the course draws more than once: batches with boxes, training curves, feature-map grids, bars."""
+"""Pictures the course draws more than once: batches with boxes, training curves, feature-map grids, bars, CAMs,
+and the results of `gaplib.experiments` (`plot_curves` for size sweeps and flip rates, `plot_summary` for ablations)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ._checks import (
     check_mapping,
     check_maps,
     check_number,
+    check_rows,
     check_sequence,
     check_str,
     check_strings,
@@ -26,7 +28,7 @@ from ._checks import (
 )
 from .train import History
 
-__all__ = ["show_batch", "plot_history", "show_feature_maps", "plot_bars", "show_cams"]
+__all__ = ["show_batch", "plot_history", "show_feature_maps", "plot_bars", "show_cams", "plot_curves", "plot_summary"]
 
 
 def show_batch(
@@ -206,5 +208,58 @@ def show_cams(
         ax.set(xlim=(0, w), ylim=(h, 0))
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    curves: Mapping[str, Mapping[int, float]], xlabel: str, ylabel: str, title: str | None = None
+) -> plt.Figure:
+    """One line per `{name: {x: y}}` curve; NaN values are drawn as × on the x axis, labelled "cannot run"."""
+    check_mapping(curves, "curves", "a non-empty {name: {x: y}} dict of non-empty dicts")
+    for name, curve in curves.items():
+        check_mapping(curve, f"curves[{name!r}]", "a non-empty {x: y} dict (curves must be a dict of non-empty dicts)")
+        for x, y in curve.items():
+            check_number(x, f"curves[{name!r}]'s x", want="a number (curves map numbers to numbers)", allow_nan=True)
+            check_number(
+                y,
+                f"curves[{name!r}][{x!r}]",
+                want="a number (curves map numbers to numbers; NaN: cannot run)",
+                allow_nan=True,
+            )
+    check_str(xlabel, "xlabel", "a str", empty_ok=True)
+    check_str(ylabel, "ylabel", "a str", empty_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for i, (name, curve) in enumerate(curves.items()):
+        xs = sorted(curve)
+        ys = [curve[x] for x in xs]
+        ax.plot(xs, ys, "-o", color=f"C{i}", label=name, ms=4)
+        nan_xs = [x for x, y in zip(xs, ys) if math.isnan(y)]
+        if nan_xs:
+            ax.plot(
+                nan_xs, [0] * len(nan_xs), "x", color=f"C{i}", ms=9, mew=2, clip_on=False, label=f"{name}: cannot run"
+            )
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_summary(summary: Sequence[Mapping], metric: str = "valid_acc") -> plt.Figure:
+    """Bars of `metric` ('valid_acc' or 'overfit') per config of `summarize`'s output, ± one std as error bars."""
+    check_choice(metric, "metric", ("valid_acc", "overfit"))
+    need = {"config", f"{metric}_mean", f"{metric}_std"}
+    summary = check_rows(summary, "summary", need, "the non-empty list that summarize(rows) returns")
+    names = [r["config"] for r in summary]
+    means = [r[f"{metric}_mean"] for r in summary]
+    stds = [r[f"{metric}_std"] for r in summary]
+    fig, ax = plt.subplots(figsize=(max(4, 1.3 * len(names)), 3))
+    bars = ax.bar(names, means, yerr=stds, capsize=4, color=[f"C{i}" for i in range(len(names))])
+    ax.bar_label(bars, labels=[f"{m:.3f}±{s:.3f}" for m, s in zip(means, stds)], fontsize=8, label_type="center")
+    ax.set_ylabel({"valid_acc": "valid accuracy", "overfit": "train - valid accuracy"}[metric])
+    ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     return fig

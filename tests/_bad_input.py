@@ -6,7 +6,7 @@ Use it like this in `tests/test_bad_input_<module>.py`::
 
     ROWS = [
         bad("n=0", lambda: data.make_shapes(0), ValueError, "n must be >= 1"),
-        bad("corrupt png", lambda tmp: data.read_image_folder(make_corrupt(tmp)), ValueError, "cannot read"),
+        bad("corrupt png", lambda tmp: folders.read_image_folder(make_corrupt(tmp)), ValueError, "cannot read"),
     ]
 
     @pytest.mark.parametrize("call, exc, phrase", ROWS)

@@ -160,24 +160,6 @@ ROWS = [
     bad("summarize NaN acc", lambda: experiments.summarize([{**ROW, "valid_acc": math.nan}]), ValueError, "finite"),
     bad("summarize str acc", lambda: experiments.summarize([{**ROW, "valid_acc": "0.5"}]), TypeError, "valid_acc"),
     bad("summarize None params", lambda: experiments.summarize([{**ROW, "head_params": None}]), TypeError, "head_"),
-    # plot_curves / plot_summary
-    bad("plot_curves {}", lambda: experiments.plot_curves({}, "x", "y"), ValueError, "curves must be a non-empty"),
-    bad("plot_curves list", lambda: experiments.plot_curves([1, 2], "x", "y"), TypeError, "curves must be"),
-    bad(
-        "plot_curves empty curve",
-        lambda: experiments.plot_curves({"a": {}}, "x", "y"),
-        ValueError,
-        "curves must be a dict of non-empty dicts",
-    ),
-    bad("plot_curves str y", lambda: experiments.plot_curves({"a": {1: "hi"}}, "x", "y"), TypeError, "numbers"),
-    bad("plot_curves str x", lambda: experiments.plot_curves({"a": {"16": 0.5}}, "x", "y"), TypeError, "numbers"),
-    bad("plot_curves xlabel None", lambda: experiments.plot_curves({"a": {1: 0.5}}, None, "y"), TypeError, "xlabel"),
-    bad("plot_curves ylabel 3", lambda: experiments.plot_curves({"a": {1: 0.5}}, "x", 3), TypeError, "ylabel"),
-    bad("plot_summary metric gap", lambda: experiments.plot_summary(SUMMARY, "gap"), ValueError, "metric must be"),
-    bad("plot_summary metric None", lambda: experiments.plot_summary(SUMMARY, None), TypeError, "metric must be"),
-    bad("plot_summary rows", lambda: experiments.plot_summary([ROW]), ValueError, "summarize(rows)"),
-    bad("plot_summary []", lambda: experiments.plot_summary([]), ValueError, "summary must be"),
-    bad("plot_summary a dict", lambda: experiments.plot_summary(SUMMARY[0]), TypeError, "summary must be"),
     bad(
         "shift_images 0 channels reflect",
         lambda: experiments.shift_images(torch.rand(2, 0, 8, 8), 1, 0, "reflect"),
@@ -189,18 +171,6 @@ ROWS = [
         lambda: experiments.flip_rate(nn.Sequential(nn.Flatten(), nn.Linear(3 * 256, 1)), S.images, [1]),
         ValueError,
         "2 or more classes",
-    ),
-    bad(
-        "plot_summary hand-made, no std",
-        lambda: experiments.plot_summary([{"config": "a", "valid_acc_mean": 0.5}]),
-        ValueError,
-        "valid_acc_std",
-    ),
-    bad(
-        "plot_summary hand-made, no config",
-        lambda: experiments.plot_summary([{"valid_acc_mean": 0.5, "valid_acc_std": 0.1}]),
-        ValueError,
-        "config",
     ),
 ]
 

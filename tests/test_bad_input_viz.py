@@ -6,11 +6,14 @@ import pytest
 import torch
 from _bad_input import bad, check_bad_input, int_rows, tensor_rows
 
-from gaplib import data, train, viz
+from gaplib import data, experiments, train, viz
 
 S = data.make_shapes(6, 16)
 H = train.History([1.0], [0.5], [1.1], [0.4])
 MAPS = torch.rand(1, 4, 5, 5)
+
+ROW = {"config": "gap", "valid_acc": 0.5, "overfit": 0.1, "head_params": 10}
+SUMMARY = experiments.summarize([ROW])
 
 ROWS = [
     *tensor_rows("show_batch", lambda v: viz.show_batch(v), "images"),
@@ -83,6 +86,36 @@ ROWS = [
     ),
     bad(
         "show_feature_maps 0 channels", lambda: viz.show_feature_maps(torch.rand(1, 0, 4, 4)), ValueError, "0 channels"
+    ),
+    # plot_curves / plot_summary
+    bad("plot_curves {}", lambda: viz.plot_curves({}, "x", "y"), ValueError, "curves must be a non-empty"),
+    bad("plot_curves list", lambda: viz.plot_curves([1, 2], "x", "y"), TypeError, "curves must be"),
+    bad(
+        "plot_curves empty curve",
+        lambda: viz.plot_curves({"a": {}}, "x", "y"),
+        ValueError,
+        "curves must be a dict of non-empty dicts",
+    ),
+    bad("plot_curves str y", lambda: viz.plot_curves({"a": {1: "hi"}}, "x", "y"), TypeError, "numbers"),
+    bad("plot_curves str x", lambda: viz.plot_curves({"a": {"16": 0.5}}, "x", "y"), TypeError, "numbers"),
+    bad("plot_curves xlabel None", lambda: viz.plot_curves({"a": {1: 0.5}}, None, "y"), TypeError, "xlabel"),
+    bad("plot_curves ylabel 3", lambda: viz.plot_curves({"a": {1: 0.5}}, "x", 3), TypeError, "ylabel"),
+    bad("plot_summary metric gap", lambda: viz.plot_summary(SUMMARY, "gap"), ValueError, "metric must be"),
+    bad("plot_summary metric None", lambda: viz.plot_summary(SUMMARY, None), TypeError, "metric must be"),
+    bad("plot_summary rows", lambda: viz.plot_summary([ROW]), ValueError, "summarize(rows)"),
+    bad("plot_summary []", lambda: viz.plot_summary([]), ValueError, "summary must be"),
+    bad("plot_summary a dict", lambda: viz.plot_summary(SUMMARY[0]), TypeError, "summary must be"),
+    bad(
+        "plot_summary hand-made, no std",
+        lambda: viz.plot_summary([{"config": "a", "valid_acc_mean": 0.5}]),
+        ValueError,
+        "valid_acc_std",
+    ),
+    bad(
+        "plot_summary hand-made, no config",
+        lambda: viz.plot_summary([{"valid_acc_mean": 0.5, "valid_acc_std": 0.1}]),
+        ValueError,
+        "config",
     ),
 ]
 

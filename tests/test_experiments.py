@@ -1,4 +1,4 @@
-"""Unit tests for gaplib.experiments: size sweeps, shifts, flip rates, ablations and their plots."""
+"""Unit tests for gaplib.experiments: size sweeps, shifts, flip rates and ablations (their plots: test_viz)."""
 
 import math
 
@@ -14,8 +14,6 @@ from gaplib.data import SHAPES  # noqa: E402
 from gaplib.experiments import (  # noqa: E402
     best_lr,
     flip_rate,
-    plot_curves,
-    plot_summary,
     run_ablation,
     shift_images,
     size_sweep,
@@ -228,20 +226,3 @@ def test_summarize_means_and_stds():
 
 
 # plots --------------------------------------------------------------------------------------------
-
-
-def test_plot_curves_draws_one_line_per_curve_and_marks_nan():
-    fig = plot_curves({"gap": {24: 0.9, 32: 1.0}, "flat": {24: math.nan, 32: 0.9}}, "size", "acc")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["gap", "flat", "flat: cannot run"]
-
-
-def test_plot_summary_one_bar_per_config():
-    summary = summarize(
-        [
-            {"config": "a", "valid_acc": 0.5, "overfit": 0.1, "head_params": 1},
-            {"config": "b", "valid_acc": 0.7, "overfit": 0.0, "head_params": 2},
-        ]
-    )
-    fig = plot_summary(summary, "overfit")
-    assert len(fig.axes[0].patches) == 2

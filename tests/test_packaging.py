@@ -62,3 +62,29 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make course" in readme
     assert re.search(r"^exec make test$", ci, re.M)
+
+
+def test_import_gaplib_does_not_import_pyplot():
+    """`import gaplib` stays light: matplotlib's pyplot loads only with gaplib.viz, on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gaplib\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'import gaplib imported pyplot'\n"
+        "gaplib.viz.show_batch\n"
+        "assert 'matplotlib.pyplot' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import version
+
+    import gaplib
+
+    assert (
+        gaplib.__version__
+        == version("gaplib")
+        == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    )

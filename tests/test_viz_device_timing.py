@@ -1,8 +1,10 @@
+import math
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from gaplib import data, device, timing, viz
+from gaplib import data, device, experiments, timing, viz
 from gaplib.train import History
 
 
@@ -85,3 +87,20 @@ def test_time_fn():
         timing.time_fn(3)
     with pytest.raises(ValueError, match="reps must be >= 1"):
         timing.time_fn(print, reps=0)
+
+
+def test_plot_curves_draws_one_line_per_curve_and_marks_nan():
+    fig = viz.plot_curves({"gap": {24: 0.9, 32: 1.0}, "flat": {24: math.nan, 32: 0.9}}, "size", "acc")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["gap", "flat", "flat: cannot run"]
+
+
+def test_plot_summary_one_bar_per_config():
+    summary = experiments.summarize(
+        [
+            {"config": "a", "valid_acc": 0.5, "overfit": 0.1, "head_params": 1},
+            {"config": "b", "valid_acc": 0.7, "overfit": 0.0, "head_params": 2},
+        ]
+    )
+    fig = viz.plot_summary(summary, "overfit")
+    assert len(fig.axes[0].patches) == 2
