@@ -60,7 +60,7 @@ BADGE_RE = re.compile(
     r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/[^)\s]*\)", re.IGNORECASE
 )
 REF_RE = re.compile(r'^REPO, REF = "[^"]*", "([^"]+)"$', re.M)
-OLD_BOOTSTRAP_FIRST_LINES = ("# Bootstrap", "# Colab set-up")
+BOOTSTRAP_FIRST_LINE = "# Colab set-up"
 KEPT_NB_METADATA = ("kernelspec", "language_info", "accelerator", "title")
 DROPPED_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled")
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -86,24 +86,7 @@ def current_ref(nb: nbformat.NotebookNode) -> str | None:
 
 
 def _is_bootstrap(cell: nbformat.NotebookNode) -> bool:
-    return cell.cell_type == "code" and cell.source.lstrip().startswith(OLD_BOOTSTRAP_FIRST_LINES)
-
-
-def _split_old_bootstrap(source: str) -> str:
-    """The code of an old bootstrap cell that is not the bootstrap (e.g. imports that followed it), or ''."""
-    lines = source.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith('if "google.colab" in sys.modules')), None)
-    if start is None:
-        return ""
-    end = start + 1
-    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t" or lines[end].startswith("else:")):
-        end += 1
-    before = [
-        line
-        for line in lines[:start]
-        if line.strip() and not line.startswith(("#", "import sys", "import subprocess", "REPO, REF ="))
-    ]
-    return "\n".join(before + lines[end:]).strip("\n")
+    return cell.cell_type == "code" and cell.source.lstrip().startswith(BOOTSTRAP_FIRST_LINE)
 
 
 def sync(nb: nbformat.NotebookNode, name: str, ref: str) -> nbformat.NotebookNode:
@@ -114,11 +97,6 @@ def sync(nb: nbformat.NotebookNode, name: str, ref: str) -> nbformat.NotebookNod
     if len(nb.cells) > 1 and _is_bootstrap(nb.cells[1]):
         cell = nb.cells[1]
         if cell.source != want:
-            rest = _split_old_bootstrap(cell.source)
-            if rest:
-                moved = nbformat.v4.new_code_cell(rest)
-                moved.outputs, moved.execution_count = cell.outputs, cell.execution_count
-                nb.cells.insert(2, moved)
             cell.source, cell.outputs, cell.execution_count = want, [], None
     else:
         nb.cells.insert(1, nbformat.v4.new_code_cell(want))

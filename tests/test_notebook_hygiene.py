@@ -253,11 +253,6 @@ OLD_HEAD = (
     "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
     "(https://colab.research.google.com/github/gapcourse/gapcourse/blob/main/notebooks/old_name.ipynb)"
 )
-OLD_BOOT = (
-    "# Bootstrap: on Colab, install gaplib; elsewhere do nothing.\nimport sys\n\n"
-    'if "google.colab" in sys.modules:\n    %pip install -q "gaplib[course] @ git+https://github.com/gapcourse/gapcourse"\n\n'
-    "import math\nprint(math.pi)"
-)
 
 
 def _old_notebook(path: Path) -> Path:
@@ -267,7 +262,7 @@ def _old_notebook(path: Path) -> Path:
         "language_info": {"name": "python", "version": "3.11.7"},
     }
     nb.metadata["widgets"] = {"state": {}}
-    code = nbformat.v4.new_code_cell(OLD_BOOT, execution_count=1)
+    code = nbformat.v4.new_code_cell("import math\nprint(math.pi)", execution_count=1)
     code.metadata["execution"] = {"iopub.execute_input": "2026-11-25T09:01:29.034724Z"}
     code.outputs = [nbformat.v4.new_output("stream", text="3.141592653589793\n")]
     nb.cells = [nbformat.v4.new_markdown_cell(OLD_HEAD), code, nbformat.v4.new_code_cell("x = [1,2]")]
@@ -275,14 +270,12 @@ def _old_notebook(path: Path) -> Path:
     return path
 
 
-def test_sync_splits_an_old_bootstrap_strips_metadata_and_formats(tmp_path):
+def test_sync_adds_the_bootstrap_strips_metadata_and_formats(tmp_path):
     path = _old_notebook(tmp_path / "42_a_notebook.ipynb")
     nb = nbformat.reads(synced_text(path, "v0.2"), as_version=4)
     assert nb.cells[1].source == bootstrap_source("v0.2") and nb.cells[1].outputs == []
-    assert nb.cells[2].source == "import math\n\nprint(math.pi)", (
-        "the code after an old bootstrap moves to its own cell"
-    )
-    assert nb.cells[2].outputs[0].text == "3.141592653589793\n", "the old cell's output stays with its code"
+    assert nb.cells[2].source == "import math\n\nprint(math.pi)", "code is ruff-formatted"
+    assert nb.cells[2].outputs[0].text == "3.141592653589793\n", "a cell keeps its output"
     assert nb.cells[3].source == "x = [1, 2]", "code is ruff-formatted"
     assert BADGE_RE.findall(nb.cells[0].source) == [badge("42_a_notebook.ipynb", "v0.2")]
     assert "widgets" not in nb.metadata and "version" not in nb.metadata.language_info

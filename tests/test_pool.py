@@ -1,4 +1,4 @@
-"""Unit tests for `gaplib.pool` (and `gaplib.timing.compare`, which notebook 06 and bench_pools use)."""
+"""Unit tests for `gaplib.pool`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from gaplib import pool
-from gaplib.timing import compare
 
 # 1x1 grids, odd and non-square sizes, the zoo's 4x4, a ResNet-like 7x7, a tall thin map
 SHAPES = [
@@ -268,12 +267,3 @@ def test_all_is_public_api():
     }
     for name in pool.__all__:
         assert getattr(pool, name).__doc__, f"{name} needs a docstring"
-
-
-# --- timing.compare -------------------------------------------------------------------------------
-
-
-def test_compare_returns_seconds_per_name_in_order():
-    x = torch.rand(4, 8, 7, 7)
-    t = compare({"mean": lambda x: x.mean((2, 3)), "amax": lambda x: x.amax((2, 3))}, x, reps=2, rounds=2)
-    assert list(t) == ["mean", "amax"] and all(0 < v < 1 for v in t.values())
