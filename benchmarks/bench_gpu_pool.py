@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import statistics
 import sys
 import time
 import traceback
@@ -37,6 +36,7 @@ from torch import nn
 
 from gaplib import kernels
 from gaplib.kernels import tuning
+from gaplib.timing import cuda_graph_time
 
 try:
     import triton
@@ -78,62 +78,6 @@ IMPLS = [
 ]
 
 
-def _replayer(call, n_inputs: int, calls: int, stream):
-    """A function that runs `calls` calls of `call(i)`: a CUDA graph replay, or eager if capture fails."""
-    try:
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, stream=stream):
-            for i in range(calls):
-                call(i % n_inputs)
-        graph.replay()
-        torch.cuda.synchronize()
-        return graph.replay, "graph"
-    except Exception as e:  # noqa: BLE001 - an op that cannot be captured is timed eagerly
-        torch.cuda.synchronize()
-        print(f"  (graph capture failed: {type(e).__name__}: {str(e)[:120]}; timing eagerly)", flush=True)
-
-        def run():
-            for i in range(calls):
-                call(i % n_inputs)
-
-        return run, "eager"
-
-
-def _event_time(run, reps: int) -> float:
-    """Median seconds of `run()` measured with CUDA events."""
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        run()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
-    return statistics.median(times)
-
-
-def _graph_time(call, n_inputs: int, reps: int, target_s: float = 1e-3, stream=None) -> tuple[float, str]:
-    """Seconds per call of `call(i)` (i cycles over n_inputs), from replays of a CUDA graph of many calls.
-
-    Warm-up and capture run on `stream` (a side stream by default); work whose autograd graph was built on
-    that stream has its backward captured there too.
-    """
-    stream = stream if stream is not None else torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):  # warm-up on the capture stream, as graph capture asks
-        for i in range(2 * n_inputs):
-            call(i % n_inputs)
-    torch.cuda.synchronize()
-    probe = max(n_inputs, 8)
-    run, how = _replayer(call, n_inputs, probe, stream)
-    estimate = _event_time(run, 3) / probe
-    calls = int(min(3000, max(probe, math.ceil(target_s / max(estimate, 1e-7)))))
-    if calls > probe:
-        del run
-        run, how = _replayer(call, n_inputs, calls, stream)
-    return _event_time(run, reps) / calls, how
-
-
 if triton is not None:
 
     @triton.jit
@@ -165,7 +109,7 @@ def copy_bandwidth(reps: int = 20) -> float:
     }
     best = 0.0
     for name, way in ways.items():
-        sec, how = _graph_time(way, 1, reps, target_s=5e-3)
+        sec, how = cuda_graph_time(way, 1, reps, target_s=5e-3)
         best = max(best, nbytes / sec)
         print(f"copy bandwidth, {name:28} ({how}): {nbytes / sec / 1e12:.3f} TB/s", flush=True)
     assert torch.equal(src, dst), "the copy kernels must copy"
@@ -189,7 +133,7 @@ def time_forward(fn, xs, bw: float, train: bool = False, reps: int = 15) -> tupl
         with torch.set_grad_enabled(train):
             fn(xs[i])
 
-    return _graph_time(call, len(xs), reps)
+    return cuda_graph_time(call, len(xs), reps)
 
 
 def time_backward(fn, xs, bw: float, reps: int = 15) -> tuple[float, str]:
@@ -205,20 +149,20 @@ def time_backward(fn, xs, bw: float, reps: int = 15) -> tuple[float, str]:
     def call(i):
         torch.autograd.grad(ys[i], xs[i], gs[i], retain_graph=True)
 
-    return _graph_time(call, len(xs), reps, stream=stream)
+    return cuda_graph_time(call, len(xs), reps, stream=stream)
 
 
 def time_zero(xs, reps: int = 15) -> float:
     """Seconds per `zero_()` of a tensor like one input: what writing these bytes alone takes (the backward's floor)."""
     outs = [torch.empty_like(x) for x in xs]
-    sec, _ = _graph_time(lambda i: outs[i].zero_(), len(outs), reps)
+    sec, _ = cuda_graph_time(lambda i: outs[i].zero_(), len(outs), reps)
     return sec
 
 
 def time_copy(xs, reps: int = 15) -> float:
     """Seconds per copy of one input (same bytes read, as many written) with the Triton copy kernel."""
     outs = [torch.empty_like(x) for x in xs]
-    sec, _ = _graph_time(lambda i: triton_copy(xs[i], outs[i]), len(xs), reps)
+    sec, _ = cuda_graph_time(lambda i: triton_copy(xs[i], outs[i]), len(xs), reps)
     return sec
 
 

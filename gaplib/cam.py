@@ -87,6 +87,8 @@ def capture(model: nn.Module, layer: str | nn.Module, detach: bool = True) -> It
         with capture(model, "body") as maps:
             model(x)
         maps[0]  # (N, C, h, w)
+
+    Notebook 07 builds it from a forward hook.
     """
     check_model(model)
     check_bool(detach, "detach")
@@ -251,6 +253,8 @@ def cam(
     `class_idx`: None (each image's predicted class), an int, or one int per image. The model is run
     in eval mode (its modes are restored). Not ReLU'd, not normalised: the spatial mean of an image's
     CAM plus the class's bias equals its logit.
+
+    Notebook 07 builds it.
     """
     images = check_maps(images, "images")
     weight, _ = gap_linear_head(model, layer)
@@ -298,6 +302,8 @@ def cam_box(maps: torch.Tensor, threshold: float = 0.2) -> torch.Tensor:
     Keep the pixels at or above `threshold` times the map's maximum, take the largest 4-connected
     region among them and return its bounding box (x1/y1 exclusive), `(N, 4)` (or `(4,)`). A map with
     no positive value keeps only the pixels equal to its maximum.
+
+    Notebook 07 builds it.
     """
     from scipy import ndimage
 

@@ -74,6 +74,8 @@ def size_sweep(
     image too small for its pooling layers) gets `nan` there instead of stopping the sweep, so size-locked
     and any-size models plot side by side. A model that runs at none of the `sizes` (wrong input channels,
     say) is broken rather than size-locked: that is a `ValueError` quoting its first error.
+
+    Notebook 03 builds the sweep.
     """
     check_model(model)
     sizes = check_ints(sizes, "sizes", 1)
@@ -125,7 +127,10 @@ def shift_images(images: torch.Tensor, dx: int, dy: int, mode: str = "replicate"
 def flip_rate(
     model: nn.Module, images: torch.Tensor, shifts: Sequence[int], mode: str = "replicate", bs: int = 256
 ) -> dict[int, float]:
-    """Fraction of predictions that change when `images` move by `s` px, averaged over right, left, down, up."""
+    """Fraction of predictions that change when `images` move by `s` px, averaged over right, left, down, up.
+
+    Notebook 03 builds it.
+    """
     check_model(model)
     check_filled_maps(images, "images", "measure a flip rate")
     shifts = check_ints(shifts, "shifts", 0)
@@ -258,15 +263,3 @@ def train_rise(history: History, last: int = 3) -> float:
     if last >= len(history.train_acc):
         raise ValueError(f"last must be smaller than the number of epochs ({len(history.train_acc)}), got {last}")
     return history.train_acc[-1] - max(history.train_acc[:-last])
-
-
-_MOVED_TO_VIZ = ("plot_curves", "plot_summary")
-
-
-def __getattr__(name: str) -> object:
-    """The plots moved to `gaplib.viz`; they answer here too until the notebooks import them there."""
-    if name in _MOVED_TO_VIZ:
-        from . import viz
-
-        return getattr(viz, name)
-    raise AttributeError(f"module 'gaplib.experiments' has no attribute {name!r}")

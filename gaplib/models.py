@@ -11,12 +11,14 @@ import math
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import torch
 from torch import nn
 
 from ._checks import check_cost, check_fraction, check_int, check_ints, check_model
 from .pool import GlobalAvgPool
 
 __all__ = [
+    "trace",
     "post_model",
     "conv_block",
     "conv_body",
@@ -43,6 +45,8 @@ def post_model(n_classes: int = 10, width: int = 32) -> nn.Sequential:
 
     The default `width=32` is the post's model verbatim; a smaller `width` scales every layer by
     `width / 32` (channels `w, 2w, 4w, 4w, 8w, 8w`, linears `8w → 4w → 56w/32 → n`) for a CPU budget.
+
+    Notebook 03 builds it from the post.
     """
     check_int(n_classes, "n_classes", 2)
     w = check_int(width, "width", 4)
@@ -122,6 +126,8 @@ def flatten_cnn(
 
     `hidden=None` drops the hidden layer: Flatten → [Dropout] → Linear(C·g·g, n_classes), still one weight
     per (channel, grid cell, class).
+
+    Notebook 01 builds this network layer by layer before calling it.
     """
     widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
     _check_param_memory("the head", widths[-1] * n_classes)
@@ -138,7 +144,10 @@ def flatten_cnn(
 
 
 def n_stride_layers(size: int) -> int:
-    """How many stride-2 convolutions shrink a `size` px grid to 1x1: ceil(log2(size))."""
+    """How many stride-2 convolutions shrink a `size` px grid to 1x1: ceil(log2(size)).
+
+    Notebook 02 derives it.
+    """
     check_int(size, "size", 1)
     return math.ceil(math.log2(size)) if size > 1 else 0
 
@@ -177,6 +186,8 @@ def mlpconv_net(n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS, hidden: 
 
     `hidden` defaults to the body's last width. Unlike `nin_net`'s single (linear) 1x1 conv, the ReLU
     between the two 1x1 convs makes the head a small MLP applied at every grid position.
+
+    Notebook 04 builds its head.
     """
     widths, n_classes = _check_widths(widths), check_int(n_classes, "n_classes", 2)
     _check_param_memory("the head", widths[-1] * n_classes)
@@ -219,3 +230,19 @@ def count_params(model: nn.Module) -> dict[str, int]:
     else:
         raise ValueError("count_params needs `body`/`head` children or an nn.Sequential with a pooling/Flatten layer")
     return {"body": body, "head": head, "total": body + head}
+
+
+def trace(model: nn.Module, size: int) -> torch.Tensor:
+    """Print the output shape of each top-level layer of `model` for one `size` px image; return the output.
+
+    Notebook 01 builds it; notebook 02 imports it from here.
+    """
+    check_model(model)
+    check_int(size, "size", 1)
+    x = torch.zeros(1, 3, size, size, device=next(model.parameters(), torch.zeros(())).device)
+    print(f"{'input':<8} {tuple(x.shape)}")
+    with torch.no_grad():
+        for name, layer in model.named_children():
+            x = layer(x)
+            print(f"{name:<8} {tuple(x.shape)}")
+    return x

@@ -68,7 +68,10 @@ def _torch_max(x: torch.Tensor) -> torch.Tensor:
 
 
 def gap(x: torch.Tensor) -> torch.Tensor:
-    """Global average pooling: the mean of each feature map, `(N, C, H, W) -> (N, C)`."""
+    """Global average pooling: the mean of each feature map, `(N, C, H, W) -> (N, C)`.
+
+    Notebook 03 builds it and checks it against PyTorch's spellings.
+    """
     check_maps(x)
     k = _kernels(x, "gap")
     return k.gap(x) if k is not None else x.mean((2, 3))
@@ -156,6 +159,8 @@ def gem(x: torch.Tensor, p: float | torch.Tensor = 3.0, eps: float = 1e-6) -> to
     values below `eps` are clamped to `eps`, so negative activations count as 0. It never overflows or loses the
     small terms: with `m` each map's max, it computes `m * exp(log(mean(exp(p * log(x / m)))) / p)`, the same
     value; typical learned `p` is 2-5.
+
+    Notebook 06 builds it.
     """
     check_maps(x)
     p, eps = _check_knob(p, "p"), _check_knob(eps, "eps")
@@ -174,6 +179,8 @@ def lse_pool(x: torch.Tensor, r: float | torch.Tensor = 5.0) -> torch.Tensor:
     reaches at any tiny `r`), a large `r` max pooling. Unlike `gem` it accepts negative values, and it never
     overflows: it is computed as `m + log(mean(exp(r * (x - m)))) / r` with `m` each map's max, so `exp` only ever
     sees values <= 0. `r` must be finite in `x`'s dtype.
+
+    Notebook 06 builds it.
     """
     check_maps(x)
     r = _check_knob(r, "r")

@@ -192,6 +192,8 @@ def split_body_head(model: nn.Module) -> tuple[nn.Sequential, nn.Sequential]:
     """Cut a timm EfficientNet at its pooling: `body(x)` -> `(N, 1280, h, w)` maps, `head` = `GlobalAvgPool` -> Linear.
 
     Both share the model's modules (and so its weights); in eval mode `head(body(x))` equals `model(x)`.
+
+    Notebook 05 builds the cut.
     """
     check_type(model, "model", nn.Module, "an nn.Module (a timm EfficientNet from load_pretrained)")
     missing = [p for p in (*_BODY_PARTS, "global_pool", "classifier") if not hasattr(model, p)]

@@ -38,8 +38,13 @@ def show_batch(
     boxes: torch.Tensor | None = None,
     n: int = 16,
     ncols: int = 8,
+    titles: Sequence[str] | None = None,
 ) -> plt.Figure:
-    """Show the first `n` images `(N, 3, H, W)` in a grid, titled by class name, with boxes drawn in red."""
+    """Show the first `n` images `(N, 3, H, W)` in a grid, titled by class name, with boxes drawn in red.
+
+    `titles` (one string per image shown) replace the class names, e.g. a prediction with its probability
+    (notebook 08 titles its photos so).
+    """
     check_maps(images, "images")
     if images.shape[1] not in (1, 3):
         raise ValueError(
@@ -56,6 +61,9 @@ def show_batch(
         raise ValueError(f"boxes must be {want}, got {tuple(boxes.shape)}")
     if classes is not None:
         check_strings(classes, "classes", want="a sequence of class names")
+    want = f"a list of at least {n} strings, one per image shown"
+    if titles is not None and len(check_sequence(titles, "titles", want)) < n:
+        raise ValueError(f"titles must be {want}, got {len(titles)}")
     if labels is not None:
         want = f"a 1-D tensor or list of {n} or more int class indices"
         if isinstance(labels, torch.Tensor) and labels.ndim == 1:
@@ -76,7 +84,9 @@ def show_batch(
             continue
         picture = images[i].detach().float().permute(1, 2, 0).clamp(0, 1).cpu().numpy()
         ax.imshow(picture[..., 0] if picture.shape[2] == 1 else picture, cmap="gray", vmin=0, vmax=1)
-        if labels is not None:
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+        elif labels is not None:
             y = int(labels[i])
             ax.set_title(classes[y] if classes is not None else str(y), fontsize=8)
         if boxes is not None:

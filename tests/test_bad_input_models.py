@@ -69,6 +69,8 @@ ROWS = [
     bad("gap_cnn 10**9 classes", lambda: models.gap_cnn(10**9), ValueError, "the head with 64,000,000,000 weights"),
     bad("nin_net 10**10 classes", lambda: models.nin_net(10**10, (8,)), ValueError, "would need"),
     *_width_rows("nin_net", lambda w: models.nin_net(6, w)),
+    bad("trace model None", lambda: models.trace(None, 32), TypeError, "model must be an nn.Module"),
+    *int_rows("trace", lambda v: models.trace(models.gap_cnn(6), v), "size", 1),
     bad("count_params None", lambda: models.count_params(None), TypeError, "model must be an nn.Module"),
     bad("count_params a str", lambda: models.count_params("gap_cnn"), TypeError, "model must be an nn.Module"),
     bad("count_params a builder", lambda: models.count_params(models.gap_cnn), TypeError, "nn.Module"),

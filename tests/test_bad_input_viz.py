@@ -34,6 +34,8 @@ ROWS = [
     ),
     bad("show_batch 2-D labels", lambda: viz.show_batch(S.images, S.labels[:, None]), TypeError, "1-D tensor"),
     bad("show_batch labels str", lambda: viz.show_batch(S.images, "circle"), TypeError, "labels must be"),
+    bad("show_batch titles str", lambda: viz.show_batch(S.images, titles="abcdef"), TypeError, "titles must be"),
+    bad("show_batch few titles", lambda: viz.show_batch(S.images, titles=["a"]), ValueError, "at least 6 strings"),
     bad("show_batch classes str", lambda: viz.show_batch(S.images, S.labels, "abc"), TypeError, "classes must be"),
     bad("show_batch classes empty", lambda: viz.show_batch(S.images, S.labels, ()), ValueError, "classes must be"),
     bad("show_batch too few classes", lambda: viz.show_batch(S.images, S.labels, ("a",)), ValueError, "outside"),

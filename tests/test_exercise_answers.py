@@ -70,6 +70,15 @@ def imports_of(path: Path) -> dict:
     return ns
 
 
+def notebook_defs(path: Path, names: tuple[str, ...], ns: dict) -> None:
+    """Execute the notebook's top-level `def`s of `names` into `ns` (helpers an exercise's check calls)."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and any(f"def {n}(" in cell.source for n in names):
+            tree = ast.parse(cell.source)
+            nodes = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in names]
+            exec(compile(ast.Module(nodes, []), str(path), "exec"), ns)
+
+
 def shapes(n: int, size: int = 32, seed: int = 0):
     from gaplib.data import make_shapes
 
@@ -154,15 +163,38 @@ def nb04() -> dict:
 def nb05() -> dict:
     import tempfile
 
+    from fastai.learner import Learner
+
     from gaplib.data import write_image_folder
     from gaplib.fastai_data import folder_dls
 
     root = write_image_folder(Path(tempfile.mkdtemp()) / "faces", shapes(12), shapes(6, seed=1))
-    return {"nf": 1280, "faces_dls": folder_dls(root, 32, bs=4, device="cpu")}
+    dls = folder_dls(root, 32, bs=4, device="cpu")
+    learn = Learner(dls, torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 2)))
+    learn.n_epoch = 1  # as after fine_tune(1)
+    return {
+        "nf": 8,
+        "body": untrained(lambda: torch.nn.Conv2d(3, 8, 3, stride=8, padding=1)),  # a stand-in body: 8 maps, any size
+        "faces_dls": dls,
+        "course_dls": {64: dls},
+        "learn_64": learn,
+        "prog_learners": {},
+        "cfg": {"epochs_small": 1, "epochs_large": 1},
+        "SMALL": 48,
+        "eval_train_acc": lambda learn: 0.5,
+        "valid_acc_at": lambda learn, size: 0.5,
+    }
 
 
 def nb06() -> dict:
-    return {"WIDTHS": (8, 16, 32), "maps_valid": torch.rand(16, 8, 4, 4)}
+    from gaplib.data import shapes_loaders
+
+    loaders = {500: shapes_loaders(20, n_train=60, n_valid=30, bs=64, seed=0)}
+    valid_dl = loaders[500][1]
+    ns = {"WIDTHS": (8, 16, 32), "C": 32, "N_CLASSES": 6, "SMALL": 500, "loaders": loaders, "valid_dl": valid_dl,
+          "valid_images": valid_dl.dataset.tensors[0], "maps_valid": torch.rand(16, 8, 4, 4)}  # fmt: skip
+    ns["__defs__"] = ("stage", "down_model", "convs")
+    return ns
 
 
 def nb07() -> dict:
@@ -238,8 +270,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("04", "test_drop20"): Case(lambda ns: ns["rows"][0], nb04),  # the 32-epoch run
     ("05", "test_fraction"): Case(lambda ns: 0.5, nb05),
     ("05", "test_width"): Case(lambda ns: 512, nb05),  # the max alone: concat pooling hands over max and mean
-    ("05", "test_shapes"): Case(lambda ns: {(1, 2), (1, 8)}, nb05),
-    ("06", "test_gem"): Case(lambda ns: [1.0, 0.5, 2.0], nb06),  # not increasing
+    # the average, not the maximum, of each map
+    ("05", "test_pooled"): Case(
+        lambda ns: {s: ns["body"](torch.ones(1, 3, s, s)).mean((2, 3)) for s in (32, 64, 96)}, nb05
+    ),
+    ("05", "test_resized"): Case(lambda ns: (ns["learn_64"], 0.9, 0.5, 0.5), nb05),  # a train accuracy not measured
+    ("06", "test_gem"): Case(lambda ns: lambda x, p: x.mean((2, 3)), nb06),  # the average at every p
+    ("06", "test_more_bodies"): Case(lambda ns: {k: ns["down_model"](k) for k in ("ConvPool", "all-conv")}, nb06),
     ("06", "test_my_pool"): Case(lambda ns: lambda x: x.amax((2, 3)) + 1, nb06),  # above the max
     ("06", "test_k"): Case(lambda ns: 3, nb06),  # leaves a 2 x 2 grid
     ("07", "test_threshold"): Case(lambda ns: 0.95, nb07),
@@ -278,6 +315,7 @@ def test_the_check_fails_on_a_wrong_answer(path, source, test):
     if case is None:
         pytest.fail(f"{path.name}: {test} has no wrong answer in CASES")
     ns = imports_of(path) | case.names()
+    notebook_defs(path, ns.pop("__defs__", ()), ns)
     with contextlib.redirect_stdout(io.StringIO()) as said:
         exec(compile(source, f"{path.name}:{test}", "exec"), ns)  # as the learner first runs it: the ... untouched
         assert "fill in" in said.getvalue() or "skipped" in said.getvalue(), "the untouched cell asks to fill in"

@@ -137,3 +137,12 @@ def test_grid_size():
     assert models.grid_size(48, 3) == 6
     with pytest.raises(ValueError, match="too small"):
         models.grid_size(4, 3)
+
+
+def test_trace_prints_each_top_level_layer_and_returns_the_output(capsys):
+    model = models.gap_cnn(6, (8, 16))
+    out = models.trace(model, 32)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["input", "(1,", "3,", "32,", "32)"]
+    assert [line.split()[0] for line in lines[1:]] == [name for name, _ in model.named_children()]
+    assert out.shape == (1, 6) and lines[-1].endswith("(1, 6)")

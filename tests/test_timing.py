@@ -32,3 +32,12 @@ def test_compare_returns_seconds_per_name_in_order():
     x = torch.rand(4, 8, 7, 7)
     t = compare({"mean": lambda x: x.mean((2, 3)), "amax": lambda x: x.amax((2, 3))}, x, reps=2, rounds=2)
     assert list(t) == ["mean", "amax"] and all(0 < v < 1 for v in t.values())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="cuda_graph_time times CUDA work; this machine has no GPU")
+def test_cuda_graph_time_measures_a_copy_on_the_gpu():
+    src = torch.randn(2**22, device="cuda")
+    dst = torch.empty_like(src)
+    sec, how = timing.cuda_graph_time(lambda i: dst.copy_(src), 1, reps=5)
+    assert how == "graph" and 0 < sec < 1e-2
+    assert torch.equal(src, dst)

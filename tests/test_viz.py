@@ -46,3 +46,10 @@ def test_plot_summary_one_bar_per_config():
     )
     fig = viz.plot_summary(summary, "overfit")
     assert len(fig.axes[0].patches) == 2
+
+
+def test_show_batch_titles_replace_the_class_names():
+    s = data.make_shapes(4, 16)
+    fig = viz.show_batch(s.images, s.labels, s.classes, titles=["a", "b", "c", "d"], ncols=4)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c", "d"]
+    plt.close(fig)
