@@ -90,6 +90,62 @@ def _nb04(seed: int) -> dict[str, tuple[float, float]]:
     }
 
 
+def _nb06(seed: int) -> dict[str, tuple[float, float]]:
+    """Notebook 06 section 5: the four downsampling bodies on 500 and 2000 images, and the base pair with shifts."""
+    from collections import OrderedDict
+
+    from torch import nn
+
+    from gaplib import data, pool, train
+    from gaplib.models import conv_block
+
+    def stage(kind: str, c_in: int, c_out: int) -> list[nn.Module]:
+        first = [conv_block(c_in, c_out), conv_block(c_out, c_out, stride=2 if kind == "strided" else 1)]
+        extra = (
+            [conv_block(c_out, c_out, stride=2 if kind == "all-conv" else 1)]
+            if kind in ("ConvPool", "all-conv")
+            else []
+        )
+        return first + extra + ([nn.MaxPool2d(2, ceil_mode=True)] if kind in ("max pool", "ConvPool") else [])
+
+    def down_model(kind: str) -> nn.Sequential:
+        layers, c_in = [], 3
+        for c_out in (8, 16, 32):
+            layers += stage(kind, c_in, c_out)
+            c_in = c_out
+        head = nn.Sequential(pool.GlobalAvgPool(), nn.Linear(32, len(data.SHAPES)))
+        return nn.Sequential(OrderedDict(body=nn.Sequential(*layers), head=head))
+
+    def train_eval(kind: str, n: int, shift: int = 0, epochs: int = 20) -> tuple[float, float]:
+        train_dl, valid_dl = data.shapes_loaders(20, n_train=n, n_valid=300, bs=64, seed=0, shift=shift)
+        train.set_seed(seed)
+        model = down_model(kind)
+        hist = train.fit(model, train_dl, valid_dl, epochs=epochs, lr=1e-2, seed=seed, progress=False)
+        return hist.valid_acc[-1], hist.final_train_acc
+
+    kinds = ("max pool", "strided", "ConvPool", "all-conv")
+    r = {(n, k): train_eval(k, n) for n in (500, 2000) for k in kinds}
+    r |= {("500-shift2", k): train_eval(k, 500, shift=2, epochs=40) for k in kinds[:2]}
+
+    def gap(setting: int | str, a: str, b: str) -> float:
+        return r[setting, a][0] - r[setting, b][0]
+
+    def lowest_train(setting: int | str) -> tuple[float, float]:
+        return min(t for (s, _), (_, t) in r.items() if s == setting), train.PLATEAU_TRAIN_ACC
+
+    pair, ctl = kinds[:2], kinds[2:]
+    return {
+        "06-maxpool-beats-strided-500": (r[500, "max pool"][0], r[500, "strided"][0]),
+        "06-pair-gap-halves-2000": (gap(500, *pair) / 2, gap(2000, *pair)),
+        "06-convpool-beats-allconv-500": (r[500, "ConvPool"][0], r[500, "all-conv"][0]),
+        "06-convpool-allconv-gap-shrinks-2000": (gap(500, *ctl), gap(2000, *ctl)),
+        "06-shift-narrows-pair-gap-500": (gap(500, *pair), gap("500-shift2", *pair)),
+        "06-plateau-500": lowest_train(500),
+        "06-plateau-2000": lowest_train(2000),
+        "06-plateau-500-shift2": lowest_train("500-shift2"),
+    }
+
+
 COMPARISONS = [
     Comparison(
         "01-gap-beats-every-flatten-head", "01", "GAP valid minus the best flatten head's, 240 images", 0.05, _nb01
@@ -98,6 +154,20 @@ COMPARISONS = [
     Comparison("04-gap-beats-fc", "04", "GAP (linear NiN) valid minus FC valid, each at its plateau", 0.1, _nb04),
     Comparison("04-gap-beats-fc-dropout", "04", "GAP (linear NiN) valid minus FC + dropout valid", 0.1, _nb04),
     Comparison("04-gap-overfits-less", "04", "FC's train - valid minus GAP's", 0.1, _nb04),
+    Comparison("06-maxpool-beats-strided-500", "06", "max pool valid minus strided valid, 500 images", 0.3, _nb06),
+    Comparison("06-pair-gap-halves-2000", "06", "half the pair's valid gap at 500 minus its gap at 2000", 0.0, _nb06),
+    Comparison("06-convpool-beats-allconv-500", "06", "ConvPool valid minus all-conv valid, 500 images", 0.0, _nb06),
+    Comparison(
+        "06-convpool-allconv-gap-shrinks-2000", "06", "ConvPool - all-conv valid gap at 500 minus at 2000", 0.0, _nb06
+    ),
+    Comparison(
+        "06-shift-narrows-pair-gap-500", "06", "pair's valid gap at 500 minus with shift=2 (40 epochs)", 0.0, _nb06
+    ),
+    Comparison("06-plateau-500", "06", "lowest eval-mode train acc of the 4 bodies, 500 images", 0.0, _nb06),
+    Comparison("06-plateau-2000", "06", "lowest eval-mode train acc of the 4 bodies, 2000 images", 0.0, _nb06),
+    Comparison(
+        "06-plateau-500-shift2", "06", "lowest eval-mode train acc of the pair, 500 images, shift=2", 0.0, _nb06
+    ),
 ]
 
 
