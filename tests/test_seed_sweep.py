@@ -34,6 +34,14 @@ BACKED = {
         "04-gap-beats-fc-dropout",
         "04-gap-overfits-less",
     ],
+    ("06", "On each of seeds 0–2 we tried on a CPU, all four bodies reached the plateau at both sizes"): [
+        "06-maxpool-beats-strided-500",
+        "06-pair-gap-halves-2000",
+        "06-convpool-beats-allconv-500",
+        "06-convpool-allconv-gap-shrinks-2000",
+        "06-plateau-500",
+        "06-plateau-2000",
+    ],
 }
 # seed sentences the sweep does not re-run yet, and why
 NOT_SWEPT = {
