@@ -90,6 +90,75 @@ def _nb04(seed: int) -> dict[str, tuple[float, float]]:
     }
 
 
+def _nb05(seed: int) -> dict[str, tuple[float, float]]:
+    """Notebook 05 section 7, the fair test: progressive resizing vs the large size only, equal pixel-epochs."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning)  # fastai's notices about non-writable arrays
+    import torch
+    from fastai.vision.all import Callback, CancelValidException, Learner, accuracy, create_head, params
+    from torch import nn
+
+    from gaplib.device import default_device
+    from gaplib.fastai_data import folder_dls
+    from gaplib.folders import shapes_folder
+    from gaplib.pretrained import load_pretrained, split_body_head
+    from gaplib.train import PLATEAU_TRAIN_ACC, set_seed
+
+    # 05's design: 60 training / 120 validation images, bs 20, fine_tune(7) at 48 px then fine_tune(4) at 96 px;
+    # control fine_tune(6) at 96 px = the same pixel-epochs ((7 + 1) * 48**2 + (4 + 1) * 96**2 = (6 + 1) * 96**2)
+    small, large, bs, epochs_small, epochs_large, lr, lr_mult = 48, 96, 20, 7, 4, 5e-3, 10
+    epochs_control = ((epochs_small + 1) * small**2 + (epochs_large + 1) * large**2) // large**2 - 1
+    path = shapes_folder(size=96, n_train=60, n_valid=120)
+    device = default_device()
+    net = load_pretrained()
+    stats, body_nf = (net.preprocess.mean, net.preprocess.std), split_body_head(net.model)[1][1].in_features
+
+    class NoValidation(Callback):
+        def before_validate(self):
+            raise CancelValidException()
+
+    def loaders(run_seed: int) -> dict:
+        set_seed(run_seed)  # fastai's DataLoaders draw their shuffling generator when built: one fresh set per run
+        return {s: folder_dls(path, s, bs=bs, device=device, stats=stats) for s in (small, large)}
+
+    def make_learner(dls) -> Learner:
+        set_seed(seed)
+        body, _ = split_body_head(load_pretrained().model)
+        model = nn.Sequential(body, create_head(body_nf, len(dls.vocab))).to(memory_format=torch.channels_last)
+        return Learner(dls, model, metrics=accuracy, splitter=lambda m: [params(m[0]), params(m[1])], train_bn=False)
+
+    def fine_tune(learn: Learner, epochs: int) -> None:
+        with learn.no_bar(), learn.no_logging():
+            learn.fine_tune(epochs, lr, lr_mult=lr_mult, cbs=NoValidation())
+
+    def acc(learn: Learner, dl) -> float:
+        with learn.no_bar():
+            return float(learn.validate(dl=dl)[1])
+
+    def train_acc(learn: Learner) -> float:  # eval mode, in order: what the plateau criterion reads
+        return acc(learn, learn.dls.train.new(shuffle=False, drop_last=False))
+
+    dls = loaders(seed)
+    learn = make_learner(dls[small])
+    fine_tune(learn, epochs_small)
+    train1, valid1_small, valid1_large = train_acc(learn), acc(learn, dls[small].valid), acc(learn, dls[large].valid)
+    learn.dls = dls[large]  # progressive resizing: the same model, larger images
+    fine_tune(learn, epochs_large)
+    train2, valid2_large, valid2_small = train_acc(learn), acc(learn, dls[large].valid), acc(learn, dls[small].valid)
+    dls = loaders(seed)
+    control = make_learner(dls[large])
+    fine_tune(control, epochs_control)
+    return {
+        "05-control-plateau": (train_acc(control), PLATEAU_TRAIN_ACC),
+        "05-stage1-plateau": (train1, PLATEAU_TRAIN_ACC),
+        "05-stage2-plateau": (train2, PLATEAU_TRAIN_ACC),
+        "05-no-carry-over": (valid1_small, valid1_large),
+        "05-forgets-small-size": (valid1_small, valid2_small),
+        "05-control-beats-progressive-96": (acc(control, dls[large].valid), valid2_large),
+    }
+
+
 def _nb06(seed: int) -> dict[str, tuple[float, float]]:
     """Notebook 06 section 5: the four downsampling bodies on 500 and 2000 images, and the base pair with shifts."""
     from collections import OrderedDict
@@ -154,6 +223,18 @@ COMPARISONS = [
     Comparison("04-gap-beats-fc", "04", "GAP (linear NiN) valid minus FC valid, each at its plateau", 0.1, _nb04),
     Comparison("04-gap-beats-fc-dropout", "04", "GAP (linear NiN) valid minus FC + dropout valid", 0.1, _nb04),
     Comparison("04-gap-overfits-less", "04", "FC's train - valid minus GAP's", 0.1, _nb04),
+    Comparison("05-control-plateau", "05", "control's eval-mode train acc (96 px only) minus 0.98", 0.0, _nb05),
+    Comparison("05-stage1-plateau", "05", "progressive stage 1's eval-mode train acc (48 px) minus 0.98", 0.0, _nb05),
+    Comparison("05-stage2-plateau", "05", "progressive stage 2's eval-mode train acc (96 px) minus 0.98", 0.0, _nb05),
+    Comparison("05-no-carry-over", "05", "stage-1 model's valid at 48 px minus at 96 px", 0.15, _nb05),
+    Comparison("05-forgets-small-size", "05", "valid at 48 px after stage 1 minus after stage 2", 0.1, _nb05),
+    Comparison(
+        "05-control-beats-progressive-96",
+        "05",
+        "control's valid at 96 px minus progressive's (not asserted)",
+        0.0,
+        _nb05,
+    ),
     Comparison("06-maxpool-beats-strided-500", "06", "max pool valid minus strided valid, 500 images", 0.3, _nb06),
     Comparison("06-pair-gap-halves-2000", "06", "half the pair's valid gap at 500 minus its gap at 2000", 0.0, _nb06),
     Comparison("06-convpool-beats-allconv-500", "06", "ConvPool valid minus all-conv valid, 500 images", 0.0, _nb06),
