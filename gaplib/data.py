@@ -260,15 +260,3 @@ def shapes_loaders(
     train = make_shapes(n_train, size, seed)
     valid = make_shapes(n_valid, size, seed + VALID_SEED_OFFSET)
     return make_loader(train, bs, shuffle=True, seed=seed, shift=shift), make_loader(valid, bs * 2)
-
-
-_MOVED_TO_FOLDERS = ("data_dir", "write_image_folder", "shapes_folder", "read_image_folder")
-
-
-def __getattr__(name: str) -> object:
-    """The folder functions moved to `gaplib.folders`; they answer here too until the notebooks import them there."""
-    if name in _MOVED_TO_FOLDERS:
-        from . import folders
-
-        return getattr(folders, name)
-    raise AttributeError(f"module 'gaplib.data' has no attribute {name!r}")

@@ -165,8 +165,8 @@ def nb05() -> dict:
 
     from fastai.learner import Learner
 
-    from gaplib.data import write_image_folder
     from gaplib.fastai_data import folder_dls
+    from gaplib.folders import write_image_folder
 
     root = write_image_folder(Path(tempfile.mkdtemp()) / "faces", shapes(12), shapes(6, seed=1))
     dls = folder_dls(root, 32, bs=4, device="cpu")

@@ -14,8 +14,9 @@ from PIL import Image
 
 pytest.importorskip("fastai")
 
-from gaplib.data import SHAPES, make_shapes, shapes_folder, write_image_folder  # noqa: E402
+from gaplib.data import SHAPES, make_shapes  # noqa: E402
 from gaplib.fastai_data import folder_dls  # noqa: E402
+from gaplib.folders import shapes_folder, write_image_folder  # noqa: E402
 
 WNIDS = ("n01440764", "n02102040", "n02979186")  # three of Imagenette's class folders
 
