@@ -15,6 +15,14 @@ MAPS = torch.rand(1, 4, 5, 5)
 ROW = {"config": "gap", "valid_acc": 0.5, "overfit": 0.1, "head_params": 10}
 SUMMARY = experiments.summarize([ROW])
 
+IMAGES6 = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+BOX6 = torch.tensor([[0.0, 0, 8, 8]] * 6)
+
+
+def _show_cams(**kwargs: object) -> object:
+    return viz.show_cams(**{"images": IMAGES6, "maps": torch.rand(6, 4, 4), **kwargs})
+
+
 ROWS = [
     *tensor_rows("show_batch", lambda v: viz.show_batch(v), "images"),
     *int_rows("show_batch", lambda v: viz.show_batch(S.images, n=v), "n", 1),
@@ -119,6 +127,18 @@ ROWS = [
         ValueError,
         "config",
     ),
+    bad(
+        "show_cams map count",
+        lambda: _show_cams(maps=torch.rand(5, 4, 4)),
+        ValueError,
+        "one map per image: 6 images but 5",
+    ),
+    bad("show_cams 4-D maps", lambda: _show_cams(maps=torch.rand(6, 1, 4, 4)), ValueError, "3-D (N, H, W)"),
+    bad("show_cams box count", lambda: _show_cams(boxes=BOX6[:2]), ValueError, "boxes must hold one"),
+    bad("show_cams box shape", lambda: _show_cams(true_boxes=BOX6[:, :2]), ValueError, "shape (N, 4)"),
+    bad("show_cams titles str", lambda: _show_cams(titles="abc"), TypeError, "titles must be a list of 6"),
+    bad("show_cams alpha", lambda: _show_cams(alpha=2), ValueError, "alpha must be"),
+    bad("show_cams ncols", lambda: _show_cams(ncols=0), ValueError, "ncols must be >= 1"),
 ]
 
 

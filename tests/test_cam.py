@@ -397,23 +397,3 @@ def test_show_cams_draws_one_panel_per_image_with_both_boxes(images):
 
 
 _BOX6 = torch.tensor([[0.0, 0, 8, 8]] * 6)
-
-
-@pytest.mark.parametrize(
-    "kwargs, exc, phrase",
-    [
-        ({"maps": torch.rand(5, 4, 4)}, ValueError, "one map per image: 6 images but 5"),
-        ({"maps": torch.rand(6, 1, 4, 4)}, ValueError, "3-D (N, H, W)"),
-        ({"boxes": _BOX6[:2]}, ValueError, "boxes must hold one"),
-        ({"true_boxes": _BOX6[:, :2]}, ValueError, "shape (N, 4)"),
-        ({"titles": "abc"}, TypeError, "titles must be a list of 6"),
-        ({"alpha": 2}, ValueError, "alpha must be"),
-        ({"ncols": 0}, ValueError, "ncols must be >= 1"),
-    ],
-    ids=["map count", "4-D maps", "box count", "box shape", "titles str", "alpha", "ncols"],
-)
-def test_show_cams_bad_input(kwargs, exc, phrase, images):
-    from gaplib.viz import show_cams
-
-    args = {"images": images, "maps": torch.rand(6, 4, 4), **kwargs}
-    check_bad_input(lambda: show_cams(**args), exc, phrase)
