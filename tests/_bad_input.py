@@ -27,7 +27,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gaplib import data
+
 __all__ = ["bad", "check_bad_input", "int_rows", "tensor_rows"]
+
+
+SMALL = data.make_shapes(6, 16)  # the small shapes sample the data and folders rows change
+
+
+def sample_with(**change):
+    """The small sample with some fields changed."""
+    return SMALL._replace(**change)
+
+
+def images_with(v):
+    """The small sample's images with pixel (0, 0, 0, 0) set to `v`."""
+    x = SMALL.images.clone()
+    x[0, 0, 0, 0] = v
+    return x
 
 
 def bad(id: str, call: Callable, exc: type[BaseException] | tuple[type[BaseException], ...], phrase: str):

@@ -4,24 +4,11 @@ import math
 
 import pytest
 import torch
+from _bad_input import SMALL as S
 from _bad_input import bad, check_bad_input, int_rows
+from _bad_input import sample_with as _s
 
 from gaplib import data
-
-S = data.make_shapes(6, 16)
-
-
-def _s(**change):
-    """The small sample `S` with some fields changed."""
-    return S._replace(**change)
-
-
-def _img(v):
-    """`S`'s images with pixel (0, 0, 0, 0) set to `v`."""
-    x = S.images.clone()
-    x[0, 0, 0, 0] = v
-    return x
-
 
 MAKE_ROWS = [
     *int_rows("make_shapes", lambda v: data.make_shapes(v), "n", 1),

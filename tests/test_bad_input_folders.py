@@ -5,23 +5,12 @@ import os
 
 import pytest
 import torch
+from _bad_input import SMALL as S
 from _bad_input import bad, check_bad_input, image_folder, int_rows, png_bytes
+from _bad_input import images_with as _img
+from _bad_input import sample_with as _s
 
-from gaplib import data, folders
-
-S = data.make_shapes(6, 16)
-
-
-def _s(**change):
-    """The small sample `S` with some fields changed."""
-    return S._replace(**change)
-
-
-def _img(v):
-    """`S`'s images with pixel (0, 0, 0, 0) set to `v`."""
-    x = S.images.clone()
-    x[0, 0, 0, 0] = v
-    return x
+from gaplib import folders
 
 
 def _mine(tmp):
