@@ -25,8 +25,9 @@ def main() -> None:
         rows_forward=B(1, 16, 4, stages=3), channels_last_forward=B(16, 2, 4, stages=2), rows_backward=B(2, 32, 4)
     )
     # short maps, one row per tile row
-    tile = dict(pairs_forward=None, short_forward=B(4, 8, 4, argmax="key32"), short_backward=B(8, warps=4))
-    key64 = dict(short_forward=B(4, 8, 4, argmax="key64"), short_backward=B(4, warps=1))  # float32 argmax, int64 key
+    tile = dict(pairs_forward=None, short_forward=B(4, 8, 4, argmax_method="key32"), short_backward=B(8, warps=4))
+    # float32 argmax, int64 key
+    key64 = dict(short_forward=B(4, 8, 4, argmax_method="key64"), short_backward=B(4, warps=1))
     # 16-bit values in words (49: a word shared by 2 rows); the backward's 16-bit values and argmax packed per row
     pairs_odd = dict(pairs_forward=B(2, 4, 4), short_backward=B(8, warps=1, packed=True))
     pairs_even = dict(pairs_forward=B(4, 4, 4))

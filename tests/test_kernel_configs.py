@@ -29,7 +29,7 @@ B = tuning.BlockConfig
         ),
         dict(rows_forward=B(2, 256, 4, stages=3), channels_last_forward=B(32, 32, 4, stages=3)),  # loads prefetched
         # short maps: rows in a tile (int64 argmax key), 16-bit values two to a word, big row chunks backward
-        dict(pairs_forward=None, short_forward=B(64, 8, 2, argmax="key64"), short_backward=B(256, warps=8)),
+        dict(pairs_forward=None, short_forward=B(64, 8, 2, argmax_method="key64"), short_backward=B(256, warps=8)),
         # 16-bit backward: values and argmax packed per row
         dict(pairs_forward=B(64, 16, 4), short_backward=B(32, warps=4, packed=True)),
     ],
@@ -59,8 +59,10 @@ def _agrees_on_three_shapes(channels_last: bool) -> None:
 # the short-map NCHW kernels; blocks of 8 and 16 rows leave a partial block on most shapes below
 SHORT_VARIANTS = {
     "default": {},
-    "tile": dict(pairs_forward=None, short_forward=B(8, 16, 4, argmax="reduce"), short_backward=B(8, warps=4)),
-    "tile-key": dict(pairs_forward=None, short_forward=B(16, 4, 2, argmax="key32"), short_backward=B(16, warps=2)),
+    "tile": dict(pairs_forward=None, short_forward=B(8, 16, 4, argmax_method="reduce"), short_backward=B(8, warps=4)),
+    "tile-key": dict(
+        pairs_forward=None, short_forward=B(16, 4, 2, argmax_method="key32"), short_backward=B(16, warps=2)
+    ),
     "pairs": dict(pairs_forward=B(4, 4, 2), short_backward=B(32, warps=4)),
     "pairs-packed": dict(pairs_forward=B(8, 8, 4), short_backward=B(16, warps=4, packed=True)),
     "window": dict(window_forward=B(16, warps=1)),  # no argmax: rows read through aligned 16-byte windows

@@ -20,9 +20,9 @@ B = tuning.BlockConfig
         (dict(rows=4, cols=24), "cols must be 0 or a power of two"),
         (dict(rows=4, warps=6), "warps must be a positive power of two"),
         (dict(rows=4, stages=0), "stages must be a positive"),
-        (dict(rows=4, argmax="fast"), "argmax must be 'auto'"),
+        (dict(rows=4, argmax_method="fast"), "argmax_method must be 'auto'"),
     ],
-    ids=["rows-3", "rows-0", "cols-24", "warps-6", "stages-0", "argmax"],
+    ids=["rows-3", "rows-0", "cols-24", "warps-6", "stages-0", "argmax_method"],
 )
 def test_block_config_rejects_bad_fields(fields, phrase):
     with pytest.raises(ValueError, match=phrase):

@@ -70,14 +70,16 @@ def forward_spelling(x: torch.Tensor, op: str, keep_argmax: bool) -> str:
             "channels_last_forward",
             x.element_size(),
             op,
-            False,
-            tuning.map_size_class(size),
-            tuning.channels_class(channels),
+            keeps_argmax=False,
+            map_size=tuning.map_size_class(size),
+            channels=tuning.channels_class(channels),
         )
     elif size <= SHORT_MAP:
-        key = tuning.ShapeClass("short_forward", x.element_size(), op, False)
+        key = tuning.ShapeClass("short_forward", x.element_size(), op, keeps_argmax=False)
     else:
-        key = tuning.ShapeClass("rows_forward", x.element_size(), op, False, tuning.map_size_class(size))
+        key = tuning.ShapeClass(
+            "rows_forward", x.element_size(), op, keeps_argmax=False, map_size=tuning.map_size_class(size)
+        )
     return "pytorch" if tuning.config(key, x.device, None) == tuning.PYTORCH else "kernel"
 
 

@@ -550,8 +550,8 @@ def forward(x: torch.Tensor, out: torch.Tensor, op: str, keep_argmax: bool) -> t
         if not isinstance(record, tuning.BlockConfig):
             record = tuning.BlockConfig(128, 16, 4)
         key_bits = 0
-        if keep_argmax and record.argmax != "reduce":  # the int32 key holds only 16-bit values
-            key_bits = 32 if value_bytes == 2 and record.argmax in ("auto", "key32") else 64
+        if keep_argmax and record.argmax_method != "reduce":  # the int32 key holds only 16-bit values
+            key_bits = 32 if value_bytes == 2 and record.argmax_method in ("auto", "key32") else 64
         short_forward_kernel[(ceil_div(n_rows, record.rows),)](
             x,
             out,

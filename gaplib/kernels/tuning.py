@@ -55,7 +55,7 @@ KERNELS = {
     "channels_last_forward": "channels_last forward: rows = positions per step, cols = channels per program",
     "channels_last_backward": "channels_last backward: a rows x cols tile of one image's gradient",
     "short_forward": "NCHW forward of maps of at most 64 values: rows = maps per program, cols = positions per step; "
-    "argmax = how the first maximum is found",
+    "argmax_method = how the first maximum is found",
     "window_forward": "short NCHW maps without argmax, rows read through aligned 16-byte windows: rows = maps per "
     "program (None: kernel not used)",
     "pairs_forward": "short 16-bit NCHW maps read as 32-bit words: rows = pairs of maps per program, cols = words "
@@ -73,7 +73,7 @@ class BlockConfig:
     cols: int = 0  # 0: the kernel works it out (window_forward, short_backward)
     warps: int = 4
     stages: int = 1
-    argmax: str = "auto"  # short_forward only: "reduce" (value, position) pairs, "key32" / "key64" packed keys
+    argmax_method: str = "auto"  # short_forward only: "reduce" (value, position) pairs, "key32" / "key64" packed keys
     packed: bool = False  # short_backward only, 16-bit gradients
 
     def __post_init__(self) -> None:
@@ -85,8 +85,10 @@ class BlockConfig:
             raise ValueError(f"BlockConfig.stages must be a positive integer, got {self.stages!r}")
         if not isinstance(self.cols, int) or self.cols < 0 or self.cols & (self.cols - 1):
             raise ValueError(f"BlockConfig.cols must be 0 or a power of two, got {self.cols!r}")
-        if self.argmax not in ("auto", "reduce", "key32", "key64"):
-            raise ValueError(f"BlockConfig.argmax must be 'auto', 'reduce', 'key32' or 'key64', got {self.argmax!r}")
+        if self.argmax_method not in ("auto", "reduce", "key32", "key64"):
+            raise ValueError(
+                f"BlockConfig.argmax_method must be 'auto', 'reduce', 'key32' or 'key64', got {self.argmax_method!r}"
+            )
 
 
 class ShapeClass(NamedTuple):
@@ -95,7 +97,7 @@ class ShapeClass(NamedTuple):
     kernel: str
     value_bytes: int  # 4: float32, 2: float16 / bfloat16
     op: str | None = None  # "gap", "gmp", "concat_pool"
-    argmax: bool | None = None  # the forward keeps the position of each maximum (training max pooling)
+    keeps_argmax: bool | None = None  # the forward keeps the position of each maximum (training max pooling)
     map_size: str | None = None  # map_size_class(H * W)
     channels: str | None = None  # channels_class(C), channels_last only
 
@@ -110,60 +112,59 @@ def channels_class(channels: int) -> str:
     return "wide" if channels >= 512 else "mid" if channels >= 128 else "narrow"
 
 
-def _short(op: str, value_bytes: int, argmax: bool, rows: int, cols: int, warps: int, key: str = "auto"):
-    """A short_forward table entry."""
-    return ShapeClass("short_forward", value_bytes, op, argmax), BlockConfig(rows, cols, warps, argmax=key)
-
-
-B = BlockConfig
+S, B = ShapeClass, BlockConfig
 # Measured on an H100 80GB HBM3 (132 SMs, 3.0 TB/s copy) with benchmarks/bench_gpu_pool.py --sweep / --variants.
-H100: dict[ShapeClass, BlockConfig | str | None] = dict(
-    [
-        _short("gap", 4, False, 16, 16, 1),
-        _short("gmp", 4, False, 16, 16, 1),
-        _short("gmp", 4, True, 16, 8, 1, "key64"),
-        _short("concat_pool", 4, False, 16, 8, 1),
-        _short("concat_pool", 4, True, 16, 8, 1, "key64"),
-        _short("gap", 2, False, 128, 4, 4),
-        _short("gmp", 2, False, 128, 4, 4),
-        _short("gmp", 2, True, 128, 4, 4, "key32"),
-        _short("concat_pool", 2, False, 128, 4, 4),
-        _short("concat_pool", 2, True, 128, 4, 4, "reduce"),
-    ]
-)
-H100.update(
-    {
-        ShapeClass("window_forward", 4, "gap"): B(32, warps=4),
-        ShapeClass("window_forward", 4, "gmp"): B(32, warps=4),
-        ShapeClass("window_forward", 4, "concat_pool"): B(16, warps=1),
-        ShapeClass("window_forward", 2, "gap"): B(32, warps=4),
-        ShapeClass("window_forward", 2, "gmp"): B(128, warps=8),
-        ShapeClass("window_forward", 2, "concat_pool"): None,  # 16-bit concat: the pairs kernel measured faster
-        ShapeClass("pairs_forward", 2, "gap", False): B(64, 16, 4),
-        ShapeClass("pairs_forward", 2, "gmp", False): B(128, 8, 4),
-        ShapeClass("pairs_forward", 2, "gmp", True): B(64, 8, 2),
-        ShapeClass("pairs_forward", 2, "concat_pool", False): B(32, 8, 2),
-        ShapeClass("pairs_forward", 2, "concat_pool", True): B(64, 8, 2),
-        ShapeClass("short_backward", 4): B(64, warps=4),
-        ShapeClass("short_backward", 2): B(128, warps=8),
-        ShapeClass("short_backward", 2, "gmp"): B(512, warps=16, packed=True),
-        ShapeClass("short_backward", 2, "concat_pool"): B(512, warps=16, packed=True),
-        ShapeClass("rows_forward", 4, None, False, "mid"): B(1, 1024, 4),
-        ShapeClass("rows_forward", 4, "concat_pool", False, "mid"): B(2, 1024, 8),
-        ShapeClass("rows_forward", 4, None, True, "mid"): B(4, 256, 4, stages=3),
-        ShapeClass("rows_backward", 4, map_size="mid"): B(1, 1024, 4),
-        ShapeClass("channels_last_forward", 2, None, True, "short", "wide"): B(16, 128, 4),
-        ShapeClass("channels_last_backward", 2, map_size="short", channels="wide"): B(4, 512, 4),
-        ShapeClass("channels_last_forward", 2, None, False, "long", "narrow"): B(32, 64, 4, stages=4),
-        ShapeClass("channels_last_forward", 2, None, True, "long", "narrow"): B(32, 64, 4, stages=4),
-        ShapeClass("channels_last_backward", 2, map_size="long", channels="narrow"): B(64, 64, 8),
-    }
-)
+H100: dict[ShapeClass, BlockConfig | str | None] = {
+    # NCHW maps of at most 64 values, the general kernel: float32 (an int64 key finds the first maximum) ...
+    S("short_forward", 4, op="gap", keeps_argmax=False): B(rows=16, cols=16, warps=1),
+    S("short_forward", 4, op="gmp", keeps_argmax=False): B(rows=16, cols=16, warps=1),
+    S("short_forward", 4, op="gmp", keeps_argmax=True): B(rows=16, cols=8, warps=1, argmax_method="key64"),
+    S("short_forward", 4, op="concat_pool", keeps_argmax=False): B(rows=16, cols=8, warps=1),
+    S("short_forward", 4, op="concat_pool", keeps_argmax=True): B(rows=16, cols=8, warps=1, argmax_method="key64"),
+    # ... and 16-bit values
+    S("short_forward", 2, op="gap", keeps_argmax=False): B(rows=128, cols=4, warps=4),
+    S("short_forward", 2, op="gmp", keeps_argmax=False): B(rows=128, cols=4, warps=4),
+    S("short_forward", 2, op="gmp", keeps_argmax=True): B(rows=128, cols=4, warps=4, argmax_method="key32"),
+    S("short_forward", 2, op="concat_pool", keeps_argmax=False): B(rows=128, cols=4, warps=4),
+    S("short_forward", 2, op="concat_pool", keeps_argmax=True): B(rows=128, cols=4, warps=4, argmax_method="reduce"),
+    # short maps without argmax, read through aligned 16-byte windows
+    S("window_forward", 4, op="gap"): B(rows=32, warps=4),
+    S("window_forward", 4, op="gmp"): B(rows=32, warps=4),
+    S("window_forward", 4, op="concat_pool"): B(rows=16, warps=1),
+    S("window_forward", 2, op="gap"): B(rows=32, warps=4),
+    S("window_forward", 2, op="gmp"): B(rows=128, warps=8),
+    S("window_forward", 2, op="concat_pool"): None,  # 16-bit concat: the pairs kernel measured faster
+    # short 16-bit maps read as 32-bit words
+    S("pairs_forward", 2, op="gap", keeps_argmax=False): B(rows=64, cols=16, warps=4),
+    S("pairs_forward", 2, op="gmp", keeps_argmax=False): B(rows=128, cols=8, warps=4),
+    S("pairs_forward", 2, op="gmp", keeps_argmax=True): B(rows=64, cols=8, warps=2),
+    S("pairs_forward", 2, op="concat_pool", keeps_argmax=False): B(rows=32, cols=8, warps=2),
+    S("pairs_forward", 2, op="concat_pool", keeps_argmax=True): B(rows=64, cols=8, warps=2),
+    S("short_backward", 4): B(rows=64, warps=4),
+    S("short_backward", 2): B(rows=128, warps=8),
+    S("short_backward", 2, op="gmp"): B(rows=512, warps=16, packed=True),
+    S("short_backward", 2, op="concat_pool"): B(rows=512, warps=16, packed=True),
+    # NCHW maps of 65 to 2048 values
+    S("rows_forward", 4, keeps_argmax=False, map_size="mid"): B(rows=1, cols=1024, warps=4),
+    S("rows_forward", 4, op="concat_pool", keeps_argmax=False, map_size="mid"): B(rows=2, cols=1024, warps=8),
+    S("rows_forward", 4, keeps_argmax=True, map_size="mid"): B(rows=4, cols=256, warps=4, stages=3),
+    S("rows_backward", 4, map_size="mid"): B(rows=1, cols=1024, warps=4),
+    # channels_last
+    S("channels_last_forward", 2, keeps_argmax=True, map_size="short", channels="wide"): B(rows=16, cols=128, warps=4),
+    S("channels_last_backward", 2, map_size="short", channels="wide"): B(rows=4, cols=512, warps=4),
+    S("channels_last_forward", 2, keeps_argmax=False, map_size="long", channels="narrow"): B(
+        rows=32, cols=64, warps=4, stages=4
+    ),
+    S("channels_last_forward", 2, keeps_argmax=True, map_size="long", channels="narrow"): B(
+        rows=32, cols=64, warps=4, stages=4
+    ),
+    S("channels_last_backward", 2, map_size="long", channels="narrow"): B(rows=64, cols=64, warps=8),
+}
 # Short channels_last maps whose argmax is not kept: PyTorch's reductions measured faster on an H100 (67-90 % of
 # copy bandwidth; for concat two of them, ~40 %, against 21-34 % for the kernel), so the forward is theirs.
 H100.update(
     {
-        ShapeClass("channels_last_forward", size, None, False, "short", width): PYTORCH
+        S("channels_last_forward", size, keeps_argmax=False, map_size="short", channels=width): PYTORCH
         for size in (4, 2)
         for width in ("narrow", "mid", "wide")
     }
@@ -175,18 +176,22 @@ H200: dict[ShapeClass, BlockConfig | str | None] = dict(H100)
 H200.update(
     {
         # 16-bit 7 x 7 maps without argmax: the pairs kernel (32-bit words) beat aligned windows (75-79 % vs 66-69 %)
-        ShapeClass("window_forward", 2, "gap"): None,
-        ShapeClass("window_forward", 2, "gmp"): None,
-        ShapeClass("pairs_forward", 2, "gmp", True): B(64, 8, 2),
+        S("window_forward", 2, op="gap"): None,
+        S("window_forward", 2, op="gmp"): None,
+        S("pairs_forward", 2, op="gmp", keeps_argmax=True): B(rows=64, cols=8, warps=2),
         # NCHW 32 x 32 concat: 97 % against 77 % for the H100's (2, 1024, 8)
-        ShapeClass("rows_forward", 4, "concat_pool", False, "mid"): B(2, 512, 4),
+        S("rows_forward", 4, op="concat_pool", keeps_argmax=False, map_size="mid"): B(rows=2, cols=512, warps=4),
         # float32 channels_last 7 x 7 keeping the argmax: 75 % (max) against 27 %, loads four steps ahead
-        ShapeClass("channels_last_forward", 4, None, True, "short", "wide"): B(8, 256, 4, stages=4),
+        S("channels_last_forward", 4, keeps_argmax=True, map_size="short", channels="wide"): B(
+            rows=8, cols=256, warps=4, stages=4
+        ),
         # float32 channels_last 7 x 7 concat: the kernel (59 %) beat PyTorch's two reductions and a cat (40 %) here
-        ShapeClass("channels_last_forward", 4, "concat_pool", False, "short", "wide"): B(64, 32, 4),
-        ShapeClass("channels_last_backward", 4, map_size="short", channels="wide"): B(64, 64, 8),
+        S("channels_last_forward", 4, op="concat_pool", keeps_argmax=False, map_size="short", channels="wide"): B(
+            rows=64, cols=32, warps=4
+        ),
+        S("channels_last_backward", 4, map_size="short", channels="wide"): B(rows=64, cols=64, warps=8),
         # 16-bit channels_last 32 x 32 maps, mean alone: x.mean((2, 3)) measured 58 % against the kernel's 53 %
-        ShapeClass("channels_last_forward", 2, "gap", False, "mid", "mid"): PYTORCH,
+        S("channels_last_forward", 2, op="gap", keeps_argmax=False, map_size="mid", channels="mid"): PYTORCH,
     }
 )
 
