@@ -13,7 +13,19 @@ graph, is the time of one call. Backward times the backward pass alone (`torch.a
 retained forward graph). "Bytes" is what the operation must move: its input read plus its output
 written (forward: the maps and the pooled vector; backward: the pooled gradient and the map gradient).
 
-Usage: python benchmarks/bench_gpu_pool.py [--quick] [--sweep [--only KERNEL]] [--budget S] [--out DIR]
+Contenders per op: PyTorch's eager spellings, the same spellings through `torch.compile` (compiled once per shape,
+dtype and layout, `dynamic=False`, warmed up outside the timing; a compile failure is reported, not fatal), and
+gaplib's kernels. The report races every gaplib cell against the best eager and the best compiled spelling
+(benchmarks/gpu_pool_report.py builds it from the rows, testable without a GPU).
+
+Usage: python benchmarks/bench_gpu_pool.py [--quick] [--cells REGEX] [--impls gaplib,eager,compiled] [--budget S]
+                                           [--sweep [--only KERNEL]] [--out DIR] [--dry-run]
+       python benchmarks/bench_gpu_pool.py --compare BEFORE.csv AFTER.csv [--out DIR]   (no GPU needed)
+       python benchmarks/bench_gpu_pool.py --profile [--from-csv RUN.csv] [--profile-cells 20] [--out DIR]
+
+`--profile` runs the gaplib op and a same-bytes copy of each lagging cell of a finished run (under 90 % of copy or
+behind PyTorch) once under Nsight Compute (`ncu`) and writes one reason per cell, derived by explicit rules from
+the metrics (`gpu_pool_report.profile_reasons`).
 
 `--sweep` first tries the block records of SWEEP_JOBS through the public `gaplib.kernels.tuning.override` and
 puts each job's fastest into this GPU's table with `tuning.set_config` (for this run); the table that follows
@@ -23,8 +35,11 @@ then measures them. Copy the picks it prints into gaplib/kernels/tuning.py to ke
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 import math
+import os
+import re
+import subprocess
 import sys
 import time
 import traceback
@@ -34,9 +49,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from gaplib import kernels
-from gaplib.kernels import tuning
-from gaplib.timing import cuda_graph_time
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # gpu_pool_report, beside this file
+import gpu_pool_report as report  # noqa: E402
+
+from gaplib import kernels  # noqa: E402
+from gaplib.kernels import tuning  # noqa: E402
+from gaplib.timing import cuda_graph_time  # noqa: E402
 
 try:
     import triton
@@ -65,6 +83,11 @@ def fastai_concat(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([_max_pool(x), _avg_pool(x)], 1)
 
 
+def cat_amax_mean(x: torch.Tensor) -> torch.Tensor:
+    """Concat pooling spelled with tensor reductions, in fastai's order (max, then average): (N, 2C)."""
+    return torch.cat([x.amax((2, 3)), x.mean((2, 3))], 1)
+
+
 # (op, implementation, function); op decides how many bytes the output has
 IMPLS = [
     ("avg", "x.mean((2,3))", lambda x: x.mean((2, 3))),
@@ -74,8 +97,17 @@ IMPLS = [
     ("max", "nn.AdaptiveMaxPool2d(1)", _max_pool),
     ("max", "gaplib gmp", kernels.gmp),
     ("concat", "fastai AdaptiveConcatPool2d", fastai_concat),
+    ("concat", "cat(x.amax, x.mean)", cat_amax_mean),
     ("concat", "gaplib concat_pool", kernels.concat_pool),
 ]
+FUNCTIONS = {"avg": kernels.gap, "max": kernels.gmp, "concat": kernels.concat_pool}
+# the spellings torch.compile races: compiled anew for every case (shape, dtype, layout) with dynamic=False
+COMPILED = [
+    ("avg", "compiled x.mean((2,3))", lambda x: x.mean((2, 3))),
+    ("max", "compiled x.amax((2,3))", lambda x: x.amax((2, 3))),
+    ("concat", "compiled cat(x.amax, x.mean)", cat_amax_mean),
+]
+KINDS = ("gaplib", "eager", "compiled")
 
 
 if triton is not None:
@@ -86,6 +118,11 @@ if triton is not None:
         o = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         m = o < n
         tl.store(dst + o, tl.load(src + o, mask=m), mask=m)
+
+    @triton.jit
+    def _cell_mark_kernel(flag):
+        """Does nothing useful: marks where a profiled cell starts and ends in the kernel sequence."""
+        tl.store(flag, 1)
 
 
 def triton_copy(src: torch.Tensor, dst: torch.Tensor, block: int = 4096, warps: int = 8) -> None:
@@ -181,16 +218,49 @@ def _case_name(shape) -> str:
     return "x".join(map(str, shape))
 
 
-def run(cases, bw: float, l2: int, deadline: float = math.inf, csv_path: Path | None = None) -> list[dict]:
-    """Time every implementation on every (shape, dtype, layout) case; one dict per (case, implementation).
+def contenders(kinds=KINDS) -> list[tuple[str, str, object, bool]]:
+    """(op, implementation, function, compiled?) of the kinds asked for ('gaplib', 'eager', 'compiled')."""
+    eager = [(op, impl, fn, False) for op, impl, fn in IMPLS if report.kind(impl) in kinds]
+    return eager + ([(op, impl, fn, True) for op, impl, fn in COMPILED] if "compiled" in kinds else [])
+
+
+def warm_up(fn, x: torch.Tensor) -> float:
+    """Seconds to run `fn` once without and once with autograd (forward and backward): a compile happens here."""
+    start = time.time()
+    with torch.no_grad():
+        fn(x)
+    xr = x.detach().requires_grad_(True)
+    y = fn(xr)
+    torch.autograd.grad(y, xr, torch.ones_like(y))
+    torch.cuda.synchronize()
+    return time.time() - start
+
+
+def time_contender(op: str, fn, xs, shape, dname: str, bw: float) -> dict:
+    """Forward, training-forward (not for avg) and backward time and % of copy bandwidth of one contender."""
+    nbytes = op_bytes(shape, DTYPES[dname], op)
+    fwd, how = time_forward(fn, xs, bw)
+    row = dict(fwd_us=fwd * 1e6, fwd_pct=100 * nbytes / fwd / bw, timing=how)
+    if op != "avg":  # forward when the input requires grad: max pooling keeps its indices
+        fwd_t, _ = time_forward(fn, xs, bw, train=True)
+        row.update(train_us=fwd_t * 1e6, train_pct=100 * nbytes / fwd_t / bw)
+    bwd, _ = time_backward(fn, xs, bw)
+    row.update(bwd_us=bwd * 1e6, bwd_pct=100 * nbytes / bwd / bw)
+    return row
+
+
+def run(cases, bw: float, l2: int, deadline: float = math.inf, csv_path: Path | None = None, kinds=KINDS) -> list[dict]:
+    """Time every contender of `kinds` on every (shape, dtype, layout) case; one dict per (case, implementation).
 
     Stops before a case once `deadline` (a time.time() value) has passed; rewrites `csv_path` after every case.
+    A contender that fails (a compile error, say) gets a row with its `error` instead of times.
     """
     rows = []
     for shape, dname, layout in cases:
         if time.time() > deadline:
             print(f"table stopped at its time budget before {_case_name(shape)} {dname} {layout}", flush=True)
             break
+        started = time.time()
         xs = make_inputs(shape, DTYPES[dname], layout, l2)
         base = dict(
             shape=_case_name(shape), dtype=dname, layout=layout, target=(tuple(shape), dname, layout) in TARGET_ROWS
@@ -218,67 +288,52 @@ def run(cases, bw: float, l2: int, deadline: float = math.inf, csv_path: Path | 
                 timing="graph",
             )
         )
-        for op, impl, fn in IMPLS:
-            nbytes = op_bytes(shape, DTYPES[dname], op)
-            fwd, how = time_forward(fn, xs, bw)
-            row = dict(base, op=op, impl=impl, fwd_us=fwd * 1e6, fwd_pct=100 * nbytes / fwd / bw, timing=how)
-            if op != "avg":  # forward when the input requires grad: max pooling keeps its indices
-                fwd_t, _ = time_forward(fn, xs, bw, train=True)
-                row.update(train_us=fwd_t * 1e6, train_pct=100 * nbytes / fwd_t / bw)
-            bwd, _ = time_backward(fn, xs, bw)
-            row.update(bwd_us=bwd * 1e6, bwd_pct=100 * nbytes / bwd / bw)
+        if "compiled" in kinds and hasattr(torch, "_dynamo"):
+            torch._dynamo.reset()  # one compile per case: no cache of earlier shapes, no recompile limit reached
+        for op, impl, fn, compiled in contenders(kinds):
+            row = dict(base, op=op, impl=impl)
+            try:
+                if compiled:
+                    fn = torch.compile(fn, dynamic=False, fullgraph=True)
+                    row["compile_s"] = warm_up(fn, xs[0])
+                row.update(time_contender(op, fn, xs, shape, dname, bw))
+            except Exception as e:  # noqa: BLE001 - one failing contender (a compile error) must not end the run
+                torch.cuda.synchronize()
+                row["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
+                print(f"{row['shape']:>16} {dname} {layout:>13} {impl:>28}  FAILED {row['error']}", flush=True)
+                rows.append(row)
+                continue
             rows.append(row)
             print(
                 f"{row['shape']:>16} {dname} {layout:>13} {impl:>28}  fwd {row['fwd_us']:8.1f} us "
-                f"{row['fwd_pct']:5.1f}%  bwd {row['bwd_us']:8.1f} us {row['bwd_pct']:5.1f}%",
+                f"{row['fwd_pct']:5.1f}%  bwd {row['bwd_us']:8.1f} us {row['bwd_pct']:5.1f}%"
+                + (f"  (compile {row['compile_s']:.1f} s)" if compiled else ""),
                 flush=True,
             )
         del xs
         torch.cuda.empty_cache()
+        print(f"case {_case_name(shape)} {dname} {layout}: {time.time() - started:.1f} s", flush=True)
         if csv_path is not None:
-            write_csv(rows, csv_path)
+            report.write_csv(rows, csv_path)
     return rows
 
 
-CSV_FIELDS = [
-    "shape",
-    "dtype",
-    "layout",
-    "op",
-    "impl",
-    "target",
-    "fwd_us",
-    "fwd_pct",
-    "train_us",
-    "train_pct",
-    "bwd_us",
-    "bwd_pct",
-    "timing",
-]
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    """All rows so far as CSV."""
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+def measured(rows: list[dict]) -> list[dict]:
+    """The rows with times (not the contenders that failed)."""
+    return [r for r in rows if "fwd_us" in r]
 
 
 def speedups(rows: list[dict]) -> dict:
     """gaplib concat_pool speed-up over the AdaptiveConcatPool2d computation, per case: (fwd, train, bwd)."""
     out = {}
+    rows = measured(rows)
     for r in rows:
         if r["impl"] == "gaplib concat_pool":
-            key = (r["shape"], r["dtype"], r["layout"])
-            ref = next(
-                q for q in rows if (q["shape"], q["dtype"], q["layout"]) == key and q["impl"].startswith("fastai")
-            )
-            out[key] = (
-                ref["fwd_us"] / r["fwd_us"],
-                ref["train_us"] / r["train_us"],
-                ref.get("bwd_us", math.nan) / r.get("bwd_us", math.nan),
-            )
+            key = report.case_key(r)
+            ref = next((q for q in rows if report.case_key(q) == key and q["impl"].startswith("fastai")), None)
+            if ref is None:
+                continue
+            out[key] = tuple(ref.get(k, math.nan) / r.get(k, math.nan) for k in ("fwd_us", "train_us", "bwd_us"))
     return out
 
 
@@ -304,7 +359,11 @@ def why_slow(row: dict, column: str, case_rows: list[dict], bw: float) -> str:
         if row["layout"] == "channels_last":
             x = x.contiguous(memory_format=torch.channels_last)
         keep = column == "train fwd"
-        if kernels.choose(x, OP_NAMES[row["op"]], needs_grad=keep) == "pytorch forward":
+        try:
+            choice = kernels.choose(x, OP_NAMES[row["op"]], needs_grad=keep)
+        except Exception:  # noqa: BLE001 - another gaplib version's choose: the other reasons still hold
+            choice = ""
+        if choice == "pytorch forward":
             launches = "two reductions and a cat" if row["op"] == "concat" else "one reduction"
             reasons.append(
                 f"launches: PyTorch's forward ({launches}), picked by this GPU's table as faster than the kernel"
@@ -330,14 +389,15 @@ def why_slow(row: dict, column: str, case_rows: list[dict], bw: float) -> str:
 
 
 def analysis(rows: list[dict], bw: float) -> list[str]:
-    """Markdown: gaplib cells against a same-bytes copy (count, and why below 90 %) and against PyTorch's best."""
-    lines, slow, slower, total, good = [], [], [], 0, 0
+    """Markdown: gaplib cells against a same-bytes copy (count, likely reasons below 90 %), then the race."""
+    lines, slow, total, good = [], [], 0, 0
+    rows = measured(rows)
+    cases = report.by_case(rows)
     for r in rows:
-        if not r["impl"].startswith("gaplib"):
+        if report.kind(r["impl"]) != "gaplib":
             continue
-        case_rows = [q for q in rows if (q["shape"], q["dtype"], q["layout"]) == (r["shape"], r["dtype"], r["layout"])]
+        case_rows = cases[report.case_key(r)]
         copy = next(q for q in case_rows if q["op"] == "copy")
-        torch_rows = [q for q in case_rows if q["op"] == r["op"] and not q["impl"].startswith(("gaplib", "fastai"))]
         for column, key in COLUMNS.items():
             if key not in r:
                 continue
@@ -347,32 +407,19 @@ def analysis(rows: list[dict], bw: float) -> list[str]:
             name = f"{r['impl']} {r['shape']} {r['dtype']} {r['layout']} {column}"
             if share < 0.9:
                 slow.append(f"| {name} | {r[key]:.0f} | {100 * share:.0f} | {why_slow(r, column, case_rows, bw)} |")
-            best = max((q for q in torch_rows if key in q), key=lambda q: q[key], default=None)
-            if best is not None and best[key] > 1.03 * r[key]:
-                slower.append(f"| {name} | {r[key]:.0f} | {best['impl']} | {best[key]:.0f} |")
     lines += [
         "",
         "## gaplib against a copy of the same bytes",
         "",
         f"{good} of {total} gaplib cells reach 90 % of the speed of a plain copy of the same bytes (the case's "
-        "`copy, same bytes` row). The others, with the likely reasons read off the case's structure:",
+        "`copy, same bytes` row). The others, with the likely reasons read off the case's structure "
+        "(`--profile` measures them):",
         "",
         "| cell | % of copy bandwidth | % of same-bytes copy | why |",
         "|---|---:|---:|---|",
         *slow,
     ]
-    lines += [
-        "",
-        "## Cells where a PyTorch spelling is faster (by more than 3 %)",
-        "",
-        "`train fwd` cells keep the argmax for the kernel backward, which PyTorch's `amax` does not (its "
-        "backward runs at a fraction of ours), so they cannot be handed to PyTorch alone.",
-        "",
-        "| cell | gaplib % | fastest PyTorch spelling | its % |",
-        "|---|---:|---|---:|",
-        *slower,
-    ]
-    return lines
+    return lines + report.race_lines(report.race(rows))
 
 
 def records(table: str) -> list[str]:
@@ -386,7 +433,15 @@ def records(table: str) -> list[str]:
 
 def markdown(rows: list[dict], bw: float, device: str, picks: dict | None = None, complete: bool = True) -> str:
     """The results as a markdown report."""
-    table = tuning.table_name(_device())
+    try:
+        table = tuning.table_name(_device())
+        kept = records(table)
+    except Exception as e:  # noqa: BLE001 - a machine without a tuned GPU (the tests) or another gaplib version
+        table, kept = "unknown", [f"- (no tuning table here: {type(e).__name__}: {e})"]
+    failed = [r for r in rows if "error" in r]
+    eager_timed = [r for r in rows if r.get("timing") not in (None, "graph")]
+    compiles = [r for r in rows if "compile_s" in r]
+    rows = measured(rows)
     lines = [
         "# Global pooling at memory speed: GPU benchmark",
         "",
@@ -396,8 +451,12 @@ def markdown(rows: list[dict], bw: float, device: str, picks: dict | None = None
         "Time per call (CUDA-graph replays over inputs larger than L2) and % of copy bandwidth = "
         "(input bytes + output bytes) / time / copy bandwidth. `train fwd` is the forward pass when the input "
         "requires grad (max pooling then keeps indices). `bwd` is the backward pass alone. "
-        "* = a target row (PyTorch measured at 2-68 % of copy bandwidth)."
+        "* = a target row (PyTorch measured at 2-68 % of copy bandwidth). `compiled ...` rows are "
+        "`torch.compile(fn, dynamic=False, fullgraph=True)` of the spelling, compiled anew for each case and "
+        "warmed up (forward, and forward + backward) before timing."
         + ("" if complete else " **The run stopped at its time budget: cases are missing.**"),
+        "",
+        f"gaplib package: `{Path(kernels.__file__).resolve().parent.parent}`.",
         "",
         f"gaplib used the `{table}` tuning table (`gaplib.kernels.tuning.TABLES['{table}']`)"
         + (f"; the sweep of this run changed {len(picks)} records in it first:" if picks else "."),
@@ -433,7 +492,20 @@ def markdown(rows: list[dict], bw: float, device: str, picks: dict | None = None
             f"{min(v[1] for v in sp.values()):.1f}x, bwd {min(v[2] for v in sp.values()):.1f}x."
         )
     lines += analysis(rows, bw)
-    lines += ["", f"## The `{table}` table's records after this run", "", *records(table)]
+    if compiles:
+        secs = [r["compile_s"] for r in compiles]
+        lines += [
+            "",
+            f"torch.compile: {len(secs)} compiles (forward and forward + backward of one spelling on one case), "
+            f"{sum(secs):.0f} s in all, {min(secs):.1f}-{max(secs):.1f} s each.",
+        ]
+    if failed:
+        lines += ["", "## Contenders that failed", ""]
+        lines += [f"- {r['impl']} {r['shape']} {r['dtype']} {r['layout']}: {r['error']}" for r in failed]
+    if eager_timed:
+        lines += ["", "Timed eagerly (the CUDA graph capture failed), so launch overhead is in these rows:", ""]
+        lines += [f"- {r['impl']} {r['shape']} {r['dtype']} {r['layout']}" for r in eager_timed]
+    lines += ["", f"## The `{table}` table's records after this run", "", *kept]
     return "\n".join(lines) + "\n"
 
 
@@ -619,7 +691,6 @@ SWEEP_JOBS = [
         candidates=CL_LONG,
     ),
 ]
-FUNCTIONS = {"avg": kernels.gap, "max": kernels.gmp, "concat": kernels.concat_pool}
 
 
 def _score(op: str, xs, shape, dtype, bw: float) -> float:
@@ -669,16 +740,180 @@ def sweep(bw: float, l2: int, deadline: float, only: str = "") -> dict:
     return picks
 
 
-def main() -> int:
+# ------------------------------------------------------------------------------------------- profile
+def gaplib_kernel_names() -> list[str]:
+    """The names of gaplib's Triton kernels (the JIT functions of the gaplib.kernels modules)."""
+    names = set()
+    for mod_name, mod in list(sys.modules.items()):
+        if mod_name.startswith("gaplib.kernels") and mod is not None:
+            names |= {n for n, v in vars(mod).items() if type(v).__name__ == "JITFunction" and n.endswith("_kernel")}
+    return sorted(names)
+
+
+def cell_spec(cell: report.Cell) -> dict:
+    """What the profiled program needs to run one cell."""
+    return dict(shape=cell.shape, dtype=cell.dtype, layout=cell.layout, op=cell.op, column=cell.column)
+
+
+def profile_child(spec_path: str) -> int:
+    """Run each cell of the spec once between two mark kernels, in an NVTX range ncu profiles (no output)."""
+    cells = json.loads(Path(spec_path).read_text())
+    flag = torch.zeros(1, device="cuda", dtype=torch.int32)
+    for c in cells:
+        shape = tuple(int(v) for v in c["shape"].split("x"))
+        x = make_inputs(shape, DTYPES[c["dtype"]], c["layout"], 0)[0]
+        out = torch.empty_like(x)
+        fn = FUNCTIONS[c["op"]]
+        if c["column"] == "fwd":
+
+            def op(fn=fn, x=x):
+                with torch.no_grad():
+                    fn(x)
+        else:
+            xr = x.detach().requires_grad_(True)
+            if c["column"] == "train fwd":
+                op = lambda fn=fn, xr=xr: fn(xr)  # noqa: E731
+            else:
+                y = fn(xr)
+                g = torch.randn_like(y)
+                op = lambda y=y, xr=xr, g=g: torch.autograd.grad(y, xr, g, retain_graph=True)  # noqa: E731
+        for _ in range(2):  # compile and warm up outside the profiled range
+            op()
+            triton_copy(x, out)
+        _cell_mark_kernel[(1,)](flag)
+        torch.cuda.synchronize()
+        torch.cuda.nvtx.range_push("gc_profile")
+        _cell_mark_kernel[(1,)](flag)
+        triton_copy(x, out)
+        op()
+        _cell_mark_kernel[(1,)](flag)
+        torch.cuda.synchronize()
+        torch.cuda.nvtx.range_pop()
+    return 0
+
+
+def ncu_command(ncu: str, metrics: list[str], spec: Path, log: Path, n_cells: int, nvtx: bool = True) -> list[str]:
+    """The `ncu` command line that profiles the cells of `spec` (metrics only, CSV into `log`)."""
+    cmd = [ncu, "--csv", "--print-units", "base", "--metrics", ",".join(metrics), "--log-file", str(log)]
+    if nvtx:
+        cmd += ["--nvtx", "--nvtx-include", "gc_profile/", "--launch-count", str(12 * n_cells)]
+    else:  # everything the program launches (warm-ups too: slower, but the marks still find the cells)
+        cmd += ["--launch-count", str(60 * n_cells)]
+    return cmd + [sys.executable, str(Path(__file__).resolve()), "--profile-child", str(spec)]
+
+
+def profile(csv_path: Path, out: Path, limit: int, ncu: str = "ncu", timeout: float = 300) -> int:
+    """Profile the lagging gaplib cells of a finished run with ncu; write profile.md (and ncu's CSV) to `out`."""
+    cells = report.lagging(report.race(measured(report.read_csv(csv_path))), limit)
+    md = out / "profile.md"
+    if not cells:
+        md.write_text("# Profile\n\nNo gaplib cell lags in this run: nothing to profile.\n")
+        return 0
+    spec = Path(os.environ.get("TMPDIR", "/tmp")) / f"gc_profile_cells_{os.getpid()}.json"
+    spec.write_text(json.dumps([cell_spec(c) for c in cells]))
+    log, tried, kernels_found = out / "profile_ncu.csv", [], []
+    attempts = [
+        (report.PROFILE_METRICS, True),
+        (report.CORE_METRICS, True),
+        (report.CORE_METRICS, False),
+    ]
+    deadline = time.time() + timeout
+    for metrics, nvtx in attempts:
+        left = deadline - time.time()
+        if left < 10:
+            break
+        cmd = ncu_command(ncu, metrics, spec, log, len(cells), nvtx)
+        print("profile:", " ".join(cmd), flush=True)
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=left)
+            said = (done.stdout + done.stderr).strip().splitlines()[-3:]
+        except (OSError, subprocess.TimeoutExpired) as e:
+            said = [f"{type(e).__name__}: {e}"]
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        kernels_found = report.parse_ncu_csv(text)
+        groups = report.split_cells(kernels_found, len(cells))
+        tried.append(f"{len(metrics)} metrics, nvtx={nvtx}: {len(kernels_found)} kernels; " + " / ".join(said)[:300])
+        print("profile:", tried[-1], flush=True)
+        if any(k for _, k in groups):
+            break
+    groups = report.split_cells(kernels_found, len(cells))
+    names = gaplib_kernel_names()
+    infos = []
+    for c in cells:
+        shape = tuple(int(v) for v in c.shape.split("x"))
+        infos.append(
+            dict(column=c.column, read_bytes=math.prod(shape) * DTYPES[c.dtype].itemsize, gaplib_kernels=names)
+        )
+    lines = report.profile_lines(cells, groups, infos)
+    lines += ["", "ncu runs: " + "; ".join(tried)]
+    md.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines), flush=True)
+    spec.unlink(missing_ok=True)
+    return 0 if any(k for _, k in groups) else 1
+
+
+# ------------------------------------------------------------------------------------------- command line
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the five target rows (TARGET_ROWS)")
+    parser.add_argument("--cells", default="", help="only the cases whose 'SHAPE DTYPE LAYOUT' matches this regex")
+    parser.add_argument(
+        "--impls", default=",".join(KINDS), help="contender kinds to time, of gaplib,eager,compiled (copy always)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the cases and contenders; measure nothing")
     parser.add_argument("--sweep", action="store_true", help="first try block records of the kernels (SWEEP_JOBS)")
     parser.add_argument("--only", default="", help="with --sweep: only the jobs whose kernel name contains this")
     parser.add_argument("--no-table", action="store_true", help="skip the main table (with --sweep)")
     parser.add_argument("--budget", type=float, default=1e9, help="seconds: stop sweeping / timing after this")
     parser.add_argument("--sweep-budget", type=float, default=300, help="seconds the sweep may take at most")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"), help="folder for the results")
-    args = parser.parse_args()
+    parser.add_argument("--tag", default="gpu_pool", help="results are TAG.md and TAG.csv in --out")
+    parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="compare two result CSVs")
+    parser.add_argument("--tolerance", type=float, default=0.03, help="with --compare: slower by more than this")
+    parser.add_argument("--profile", action="store_true", help="profile the lagging cells of --from-csv with ncu")
+    parser.add_argument("--from-csv", default="", help="with --profile: the run's CSV (default: OUT/TAG.csv)")
+    parser.add_argument("--profile-cells", type=int, default=20, help="with --profile: at most this many cells")
+    parser.add_argument("--profile-timeout", type=float, default=300, help="with --profile: seconds for ncu")
+    parser.add_argument("--ncu", default="ncu", help="with --profile: the Nsight Compute command")
+    parser.add_argument("--profile-child", default="", help=argparse.SUPPRESS)
+    return parser
+
+
+def select_cases(quick: bool = False, cells: str = "") -> list[tuple]:
+    """The (shape, dtype, layout) cases to time: the target rows first, then the rest; `cells` filters by regex."""
+    everything = [(s, d, lay) for s in SHAPES for d in DTYPES for lay in LAYOUTS]
+    cases = sorted(TARGET_ROWS) + ([] if quick else [c for c in everything if c not in TARGET_ROWS])
+    pattern = re.compile(cells) if cells else None
+    return [c for c in cases if pattern is None or pattern.search(f"{_case_name(c[0])} {c[1]} {c[2]}")]
+
+
+def parse_kinds(text: str) -> tuple[str, ...]:
+    """The contender kinds of a comma list, checked."""
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise SystemExit(f"--impls must be a comma list of {', '.join(KINDS)}, got {text!r}")
+    return kinds
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    if args.compare:
+        lines, ok = report.compare(*(report.read_csv(Path(p)) for p in args.compare), tolerance=args.tolerance)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "compare.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return 0 if ok else 3
+    kinds = parse_kinds(args.impls)
+    cases = select_cases(args.quick, args.cells)
+    if args.dry_run:
+        print(f"{len(cases)} cases: " + "; ".join(f"{_case_name(s)} {d} {lay}" for s, d, lay in cases))
+        print("contenders: " + ", ".join(impl for _, impl, _, _ in contenders(kinds)))
+        return 0
+    if args.profile_child:
+        return profile_child(args.profile_child)
     if not torch.cuda.is_available():
         print(
             "bench_gpu_pool.py measures GPU kernels and needs a CUDA GPU; none is visible here. "
@@ -688,12 +923,16 @@ def main() -> int:
     if not kernels.available(torch.empty(1, 1, 1, 1, device="cuda")):
         print("gaplib's Triton kernels are not available here (Triton missing, GPU too old, or GAPLIB_KERNELS=0).")
         return 1
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out / f"{args.tag}.csv", out / f"{args.tag}.md"
+    if args.profile:
+        source = Path(args.from_csv) if args.from_csv else csv_path
+        return profile(source, out, args.profile_cells, args.ncu, args.profile_timeout)
     props = torch.cuda.get_device_properties(0)
     l2 = getattr(props, "L2_cache_size", 50 * 2**20)
     device = f"{props.name} ({props.multi_processor_count} SMs, {l2 / 2**20:.0f} MiB L2)"
     t0 = time.time()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    print(f"gaplib from {Path(kernels.__file__).resolve().parent.parent}; contenders: {', '.join(kinds)}", flush=True)
     bw = copy_bandwidth()
     print(f"{device}: copy bandwidth {bw / 1e12:.3f} TB/s (read + write)", flush=True)
     picks = {}
@@ -702,19 +941,17 @@ def main() -> int:
         (out / "picks.txt").write_text(repr(picks) + "\n")
     if args.no_table:
         return 0
-    everything = [(s, d, lay) for s in SHAPES for d in DTYPES for lay in LAYOUTS]  # the target rows first
-    cases = sorted(TARGET_ROWS) + ([] if args.quick else [c for c in everything if c not in TARGET_ROWS])
-    rows = run(cases, bw, l2, deadline=t0 + args.budget, csv_path=out / "gpu_pool.csv")
-    complete = len({(r["shape"], r["dtype"], r["layout"]) for r in rows}) == len(cases)
+    rows = run(cases, bw, l2, deadline=t0 + args.budget, csv_path=csv_path, kinds=kinds)
+    complete = len({report.case_key(r) for r in rows}) == len(cases)
     try:
-        report = markdown(rows, bw, device, picks, complete=complete)
+        text = markdown(rows, bw, device, picks, complete=complete)
     except Exception:  # noqa: BLE001 - the CSV holds the numbers; show why the report failed
         traceback.print_exc()
         return 1
-    (out / "gpu_pool.md").write_text(report)
+    md_path.write_text(text)
     print()
-    print(report)
-    print(f"wrote {out / 'gpu_pool.md'} and {out / 'gpu_pool.csv'} in {time.time() - t0:.0f} s")
+    print(text)
+    print(f"wrote {md_path} and {csv_path} in {time.time() - t0:.0f} s")
     return 0
 
 
