@@ -18,6 +18,7 @@ knob (`p`, `r`) that can be learned; they always use PyTorch.
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 import torch.nn.functional as F
@@ -44,15 +45,20 @@ __all__ = [
 KERNEL_MIN_NUMEL = 1 << 22
 
 
-def _kernels(x: torch.Tensor, op: str):
-    """gaplib's GPU kernels module when its one decision, `gaplib.kernels.choose`, picks them for `x`, else None."""
-    if not x.is_cuda:
+def _by_kernels(x: torch.Tensor, op: str) -> torch.Tensor | None:
+    """`x` pooled by gaplib's GPU kernels when their one decision, `gaplib.kernels.choose`, picks them, else None.
+
+    The decision is made once, from `x`'s metadata, and handed to the launch. CPU tensors stay on PyTorch without
+    asking, except under Triton's CPU interpreter (`TRITON_INTERPRET=1`), where tests pool them with the kernels.
+    """
+    if not x.is_cuda and os.environ.get("TRITON_INTERPRET", "0") != "1":
         return None
     try:
-        from . import kernels
+        from .kernels import function
     except ImportError:
         return None
-    return kernels if kernels.choose(x, op, min_numel=KERNEL_MIN_NUMEL) != "pytorch" else None
+    decided = function.plan(x, op, min_numel=KERNEL_MIN_NUMEL)
+    return None if decided is None else function.run(x, op, decided)
 
 
 def _torch_max(x: torch.Tensor) -> torch.Tensor:
@@ -73,22 +79,22 @@ def gap(x: torch.Tensor) -> torch.Tensor:
     Notebook 03 builds it and checks it against PyTorch's spellings.
     """
     check_maps(x)
-    k = _kernels(x, "gap")
-    return k.gap(x) if k is not None else x.mean((2, 3))
+    pooled = _by_kernels(x, "gap")
+    return x.mean((2, 3)) if pooled is None else pooled
 
 
 def gmp(x: torch.Tensor) -> torch.Tensor:
     """Global max pooling: the largest value of each feature map, `(N, C, H, W) -> (N, C)`."""
     check_maps(x)
-    k = _kernels(x, "gmp")
-    return k.gmp(x) if k is not None else _torch_max(x)
+    pooled = _by_kernels(x, "gmp")
+    return _torch_max(x) if pooled is None else pooled
 
 
 def concat_pool(x: torch.Tensor) -> torch.Tensor:
     """Max and average pooling side by side, in fastai's order: `(N, C, H, W) -> (N, 2C)`."""
     check_maps(x)
-    k = _kernels(x, "concat_pool")
-    return k.concat_pool(x) if k is not None else torch.cat([_torch_max(x), x.mean((2, 3))], 1)
+    pooled = _by_kernels(x, "concat_pool")
+    return torch.cat([_torch_max(x), x.mean((2, 3))], 1) if pooled is None else pooled
 
 
 class GlobalAvgPool(nn.Module):
