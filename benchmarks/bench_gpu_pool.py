@@ -252,70 +252,80 @@ def time_contender(op: str, fn, xs, shape, dname: str, bw: float) -> dict:
 def run(cases, bw: float, l2: int, deadline: float = math.inf, csv_path: Path | None = None, kinds=KINDS) -> list[dict]:
     """Time every contender of `kinds` on every (shape, dtype, layout) case; one dict per (case, implementation).
 
-    Stops before a case once `deadline` (a time.time() value) has passed; rewrites `csv_path` after every case.
-    A contender that fails (a compile error, say) gets a row with its `error` instead of times.
+    Two passes: the copy, zero_, gaplib and eager rows of every case first, then the compiled rows (their compiles
+    take most of the time), so a run cut by `deadline` (a time.time() value, checked before each case) still has
+    every gaplib cell. Rewrites `csv_path` after every case. A contender that fails (a compile error, say) gets a
+    row with its `error` instead of times.
     """
-    rows = []
-    for shape, dname, layout in cases:
-        if time.time() > deadline:
-            print(f"table stopped at its time budget before {_case_name(shape)} {dname} {layout}", flush=True)
-            break
-        started = time.time()
-        xs = make_inputs(shape, DTYPES[dname], layout, l2)
-        base = dict(
-            shape=_case_name(shape), dtype=dname, layout=layout, target=(tuple(shape), dname, layout) in TARGET_ROWS
-        )
+    rows: list[dict] = []
+    passes = [[k for k in kinds if k != "compiled"], ["compiled"] if "compiled" in kinds else []]
+    for n_pass, pass_kinds in enumerate(passes):
+        for shape, dname, layout in cases if pass_kinds else []:
+            if time.time() > deadline:
+                what = "compiled rows" if n_pass else "table"
+                print(f"{what} stopped at the time budget before {_case_name(shape)} {dname} {layout}", flush=True)
+                break
+            rows += run_case(shape, dname, layout, bw, l2, pass_kinds, with_copy=n_pass == 0 or not passes[0])
+            if csv_path is not None:
+                report.write_csv(_in_case_order(rows), csv_path)
+    return _in_case_order(rows)
+
+
+def _in_case_order(rows: list[dict]) -> list[dict]:
+    """Rows grouped by case (first appearance), each case's rows in their order."""
+    return [r for case_rows in report.by_case(rows).values() for r in case_rows]
+
+
+def run_case(shape, dname: str, layout: str, bw: float, l2: int, kinds, with_copy: bool = True) -> list[dict]:
+    """The rows of one case: its copy and zero_ (with_copy) and the contenders of `kinds`."""
+    started, rows = time.time(), []
+    xs = make_inputs(shape, DTYPES[dname], layout, l2)
+    base = dict(
+        shape=_case_name(shape), dtype=dname, layout=layout, target=(tuple(shape), dname, layout) in TARGET_ROWS
+    )
+    if with_copy:
         copy_s = time_copy(xs)  # what a plain copy of these bytes reaches at this size
         zero_s = time_zero(xs)  # what writing them alone reaches (the backward is nearly all writes)
         copy_bytes = 2 * xs[0].numel() * xs[0].element_size()
+        copy_pct, zero_pct = 100 * copy_bytes / copy_s / bw, 100 * copy_bytes / 2 / zero_s / bw
         rows.append(
-            dict(
-                base,
-                op="copy",
-                impl="copy, same bytes",
-                fwd_us=copy_s * 1e6,
-                fwd_pct=100 * copy_bytes / copy_s / bw,
-                timing="graph",
-            )
+            dict(base, op="copy", impl="copy, same bytes", fwd_us=copy_s * 1e6, fwd_pct=copy_pct, timing="graph")
         )
-        rows.append(
-            dict(
-                base,
-                op="zero",
-                impl="zero_(), same bytes written",
-                fwd_us=zero_s * 1e6,
-                fwd_pct=100 * copy_bytes / 2 / zero_s / bw,
-                timing="graph",
-            )
-        )
-        if "compiled" in kinds and hasattr(torch, "_dynamo"):
-            torch._dynamo.reset()  # one compile per case: no cache of earlier shapes, no recompile limit reached
-        for op, impl, fn, compiled in contenders(kinds):
-            row = dict(base, op=op, impl=impl)
-            try:
-                if compiled:
-                    fn = torch.compile(fn, dynamic=False, fullgraph=True)
-                    row["compile_s"] = warm_up(fn, xs[0])
-                row.update(time_contender(op, fn, xs, shape, dname, bw))
-            except Exception as e:  # noqa: BLE001 - one failing contender (a compile error) must not end the run
-                torch.cuda.synchronize()
-                row["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}"
-                print(f"{row['shape']:>16} {dname} {layout:>13} {impl:>28}  FAILED {row['error']}", flush=True)
-                rows.append(row)
-                continue
+        zero = dict(base, op="zero", impl="zero_(), same bytes written", fwd_us=zero_s * 1e6, fwd_pct=zero_pct)
+        rows.append(dict(zero, timing="graph"))
+    if "compiled" in kinds and hasattr(torch, "_dynamo"):
+        torch._dynamo.reset()  # one compile per case: no cache of earlier shapes, no recompile limit reached
+    for op, impl, fn, compiled in contenders(kinds):
+        row = dict(base, op=op, impl=impl)
+        try:
+            if compiled:
+                fn = torch.compile(fn, dynamic=False, fullgraph=True)
+                row["compile_s"] = warm_up(fn, xs[0])
+            row.update(time_contender(op, fn, xs, shape, dname, bw))
+        except Exception as e:  # noqa: BLE001 - one failing contender (a compile error) must not end the run
+            torch.cuda.synchronize()
+            said = str(e).strip().splitlines()
+            row["error"] = f"{type(e).__name__}: {said[0][:200] if said else ''}"
+            print(f"{row['shape']:>16} {dname} {layout:>13} {impl:>28}  FAILED {row['error']}", flush=True)
             rows.append(row)
-            print(
-                f"{row['shape']:>16} {dname} {layout:>13} {impl:>28}  fwd {row['fwd_us']:8.1f} us "
-                f"{row['fwd_pct']:5.1f}%  bwd {row['bwd_us']:8.1f} us {row['bwd_pct']:5.1f}%"
-                + (f"  (compile {row['compile_s']:.1f} s)" if compiled else ""),
-                flush=True,
-            )
-        del xs
-        torch.cuda.empty_cache()
-        print(f"case {_case_name(shape)} {dname} {layout}: {time.time() - started:.1f} s", flush=True)
-        if csv_path is not None:
-            report.write_csv(rows, csv_path)
+            continue
+        rows.append(row)
+        print(
+            f"{row['shape']:>16} {dname} {layout:>13} {impl:>28}  fwd {row['fwd_us']:8.1f} us "
+            f"{row['fwd_pct']:5.1f}%  bwd {row['bwd_us']:8.1f} us {row['bwd_pct']:5.1f}%"
+            + (f"  (compile {row['compile_s']:.1f} s)" if compiled else ""),
+            flush=True,
+        )
+    del xs
+    torch.cuda.empty_cache()
+    print(f"case {_case_name(shape)} {dname} {layout} ({', '.join(kinds)}): {time.time() - started:.1f} s", flush=True)
     return rows
+
+
+def _compiled_cases(rows: list[dict], cases) -> list[list[dict]]:
+    """Per case, its compiled rows (an empty list: the budget stopped the compiled pass before the case)."""
+    found = report.by_case([r for r in rows if report.kind(r["impl"]) == "compiled"])
+    return [found.get((_case_name(s), d, lay), []) for s, d, lay in cases]
 
 
 def measured(rows: list[dict]) -> list[dict]:
@@ -942,7 +952,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_table:
         return 0
     rows = run(cases, bw, l2, deadline=t0 + args.budget, csv_path=csv_path, kinds=kinds)
-    complete = len({report.case_key(r) for r in rows}) == len(cases)
+    complete = len({report.case_key(r) for r in rows}) == len(cases) and (
+        "compiled" not in kinds or all(len(v) for v in _compiled_cases(rows, cases))
+    )
     try:
         text = markdown(rows, bw, device, picks, complete=complete)
     except Exception:  # noqa: BLE001 - the CSV holds the numbers; show why the report failed

@@ -345,3 +345,42 @@ def test_command_line_filters_cases_and_kinds(capsys):
 def test_without_a_gpu_the_bench_says_so(capsys):
     assert bench.main(["--quick"]) == 1
     assert "needs a CUDA GPU" in capsys.readouterr().out
+
+
+def test_run_times_gaplib_and_eager_first_then_compiled_and_reports_a_failing_compile(monkeypatch, tmp_path):
+    """run() with the GPU timers replaced by fakes: the order of its passes, its CSV, a failure, its deadline."""
+    calls = []
+    monkeypatch.setattr(bench, "make_inputs", lambda shape, dtype, layout, l2: [torch.zeros(1)])
+    monkeypatch.setattr(bench, "time_copy", lambda xs: 50e-6)
+    monkeypatch.setattr(bench, "time_zero", lambda xs: 30e-6)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+
+    def fake_time(op, fn, xs, shape, dname, bw):
+        calls.append((bench._case_name(shape), impl_of[fn] if fn in impl_of else "compiled"))
+        return dict(fwd_us=10.0, fwd_pct=80.0, bwd_us=12.0, bwd_pct=70.0, timing="graph")
+
+    impl_of = {fn: impl for _, impl, fn in bench.IMPLS}
+    monkeypatch.setattr(bench, "time_contender", fake_time)
+    monkeypatch.setattr(bench, "warm_up", lambda fn, x: (calls.append(("", next_compiled.pop(0))), 1.5)[1])
+    next_compiled = [impl for _, impl, _ in bench.COMPILED] * 2
+    monkeypatch.setattr(bench.torch, "compile", lambda fn, **kw: lambda x: fn(x))  # a new function
+    cases = bench.select_cases(cells="256x512x7x7 fp32")
+    rows = bench.run(cases, 3e12, 50 * 2**20, csv_path=tmp_path / "r.csv")
+    order = [c for c in calls if c[0]]
+    eager_part = order[: 2 * len(bench.IMPLS)]
+    assert all(i != "compiled" for _, i in eager_part)  # every case's gaplib and eager rows before any compile
+    assert all(i == "compiled" for _, i in order[2 * len(bench.IMPLS) :])
+    assert len(rows) == 2 * (2 + len(bench.IMPLS) + len(bench.COMPILED))
+    assert [r["impl"] for r in rows[:2]] == ["copy, same bytes", "zero_(), same bytes written"]
+    assert report.read_csv(tmp_path / "r.csv") == rows
+    assert all(r["compile_s"] == 1.5 for r in rows if report.kind(r["impl"]) == "compiled")
+
+    def failing_warm_up(fn, x):
+        raise RuntimeError("Inductor says no\nmore lines")
+
+    monkeypatch.setattr(bench, "warm_up", failing_warm_up)
+    failed = bench.run(cases[:1], 3e12, 50 * 2**20, kinds=("compiled",))
+    assert [r["error"] for r in failed if "error" in r] == ["RuntimeError: Inductor says no"] * 3
+    assert [r["op"] for r in failed[:2]] == ["copy", "zero"]  # a compiled-only run still measures the copy
+    assert bench.run(cases, 3e12, 50 * 2**20, deadline=0) == []
