@@ -802,9 +802,12 @@ def profile_child(spec_path: str) -> int:
     return 0
 
 
-def ncu_command(ncu: str, metrics: list[str], spec: Path, log: Path, n_cells: int, nvtx: bool = True) -> list[str]:
+def ncu_command(
+    ncu: str, metrics: list[str], spec: Path, log: Path, n_cells: int, nvtx: bool = True, base_units: bool = True
+) -> list[str]:
     """The `ncu` command line that profiles the cells of `spec` (metrics only, CSV into `log`)."""
-    cmd = [ncu, "--csv", "--print-units", "base", "--metrics", ",".join(metrics), "--log-file", str(log)]
+    cmd = [ncu, "--csv", *(["--print-units", "base"] if base_units else [])]
+    cmd += ["--metrics", ",".join(metrics), "--log-file", str(log)]
     if nvtx:
         cmd += ["--nvtx", "--nvtx-include", "gc_profile/", "--launch-count", str(12 * n_cells)]
     else:  # everything the program launches (warm-ups too: slower, but the marks still find the cells)
@@ -822,17 +825,19 @@ def profile(csv_path: Path, out: Path, limit: int, ncu: str = "ncu", timeout: fl
     spec = Path(os.environ.get("TMPDIR", "/tmp")) / f"gc_profile_cells_{os.getpid()}.json"
     spec.write_text(json.dumps([cell_spec(c) for c in cells]))
     log, tried, kernels_found = out / "profile_ncu.csv", [], []
-    attempts = [
-        (report.PROFILE_METRICS, True),
-        (report.CORE_METRICS, True),
-        (report.CORE_METRICS, False),
+    attempts = [  # (metrics, NVTX range filter, base units): each next one asks ncu for less
+        (report.PROFILE_METRICS, True, True),
+        (report.CORE_METRICS, True, True),
+        (report.CORE_METRICS, True, False),
+        (report.CORE_METRICS, False, False),
     ]
     deadline = time.time() + timeout
-    for metrics, nvtx in attempts:
+    for metrics, nvtx, base_units in attempts:
         left = deadline - time.time()
         if left < 10:
             break
-        cmd = ncu_command(ncu, metrics, spec, log, len(cells), nvtx)
+        log.unlink(missing_ok=True)
+        cmd = ncu_command(ncu, metrics, spec, log, len(cells), nvtx, base_units)
         print("profile:", " ".join(cmd), flush=True)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=left)
