@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -48,6 +50,59 @@ def test_config_prefers_override_then_the_op_of_its_own_then_any_op_then_the_def
     with tuning.override(rows_forward=B(8, 64, 2)):
         assert tuning.config(own, cpu, "default") == B(8, 64, 2)
     assert tuning.config(own, cpu, "default") == tuning.H100[own], "the override ends with its block"
+
+
+def test_every_table_key_names_only_fields_its_kernels_launches_fill_in():
+    for name, table in tuning.TABLES.items():
+        for key in table:
+            filled = {field for field in key._fields[2:] if getattr(key, field) is not None}  # after kernel, bytes
+            assert filled <= set(tuning.CLASS_FIELDS[key.kernel]), f"{name}: {key} can never match a launch"
+
+
+@pytest.mark.parametrize("kernel", ["rows_forward", "rows_backward", "channels_last_forward", "channels_last_backward"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_rule_of_thumb_grows_a_tile_along_its_contiguous_side_first(kernel, dtype):
+    for shape in [(1, 2, 9, 9), (2, 3, 14, 14), (8, 64, 32, 32), (1, 2, 112, 112), (4, 512, 7, 7), (2, 3, 1, 5)]:
+        x = torch.empty(shape, dtype=dtype)
+        record = tuning.rule_of_thumb(kernel, x)
+        n_images, channels, height, width = shape
+        forward, value_bytes = kernel.endswith("forward"), x.element_size()
+        contiguous, across = (
+            (channels, height * width) if "channels_last" in kernel else (height * width, n_images * channels)
+        )
+        bytes_per_step = 512 if "channels_last" in kernel else 8192 if forward else 2048 * value_bytes
+        assert record.cols * value_bytes <= bytes_per_step and record.cols < 2 * contiguous, (shape, record)
+        assert record.cols * value_bytes * 2 > bytes_per_step or record.cols >= contiguous, "cols grow first"
+        tile = 4096 if kernel == "channels_last_forward" else 2048
+        assert record.rows == 1 or record.rows * record.cols <= tile, (shape, record)
+        assert record.rows < 2 * across, (shape, record)
+        assert record.warps == (8 if forward and record.rows * record.cols > 2048 else 4)
+
+
+def test_launch_record_reads_the_table_then_the_rule_and_switches_optional_kernels_off():
+    cl = torch.empty(2, 64, 7, 7, dtype=torch.float16).contiguous(memory_format=torch.channels_last)
+    key = tuning.shape_class("channels_last_forward", cl, "gap", keeps_argmax=False)
+    assert key == tuning.ShapeClass("channels_last_forward", 2, "gap", False, "short", "narrow")
+    assert tuning.config(key, cl.device, None) == tuning.PYTORCH, "PyTorch's forward measured faster there"
+    rule = tuning.rule_of_thumb("channels_last_forward", cl)
+    assert tuning.launch_record("channels_last_forward", cl, "gap", False) == rule, "a kernel launch gets the rule"
+    nchw = torch.empty(2, 64, 7, 7, dtype=torch.float16)
+    assert tuning.launch_record("window_forward", nchw, "concat_pool") is None, "the table switches windows off"
+    assert (
+        tuning.launch_record("pairs_forward", nchw, "concat_pool", True)
+        == tuning.H100[tuning.ShapeClass("pairs_forward", 2, "concat_pool", True)]
+    )
+    with tuning.override(pairs_forward=None, short_forward=tuning.PYTORCH):
+        assert tuning.launch_record("pairs_forward", nchw, "gmp", True) is None
+        assert tuning.launch_record("short_forward", nchw, "gmp", True) == tuning.SHORT_DEFAULTS["short_forward"]
+
+
+def test_kernel_files_are_at_most_400_lines():
+    """Kernels as short on screen as in logic: each file of gaplib/kernels fits 400 lines."""
+    folder = Path(kernels.__file__).parent
+    lengths = {path.name: len(path.read_text().splitlines()) for path in sorted(folder.glob("*.py"))}
+    assert len(lengths) >= 5, lengths
+    assert all(n <= 400 for n in lengths.values()), f"kernel files over 400 lines: {lengths}"
 
 
 def test_override_checks_its_arguments_and_always_restores():

@@ -12,9 +12,11 @@ Where things live (one concern per file, read top-down):
   between gaplib's kernels and PyTorch's reductions (availability, size, which GPU, and its tuning table).
 - `long_maps.py`: NCHW maps of more than 64 values, and channels_last maps; the split reduction for few long maps.
 - `short_maps.py`: NCHW maps of at most 64 values (a ResNet's 7 x 7 head): three forward kernels and the backward.
-- `tuning.py`: the block shapes, as named `BlockConfig` records in one table per GPU (the H100's, the H200's),
-  picked at run time by the device's name, and `tuning.override` / `tuning.set_config` to try others.
-- `common.py`: the optional Triton import and the pieces every kernel shares (NaN-aware max, result stores).
+- `tuning.py`: all block-shape knowledge: named `BlockConfig` records in one table per GPU (the H100's, the
+  H200's), picked at run time by the device's name, the rules of thumb for shapes no table names
+  (`tuning.launch_record` gives a launch its record), and `tuning.override` / `tuning.set_config` to try others.
+- `common.py`: the optional Triton import and the pieces every kernel shares (running tiles, masked loads,
+  NaN-aware max, result stores).
 
 Max pooling keeps, for the backward pass, the position of the first maximum of each map in row-major `(h, w)`
 order, so its gradient goes to one position, as in `nn.AdaptiveMaxPool2d` (fastai's `AdaptiveConcatPool2d`);

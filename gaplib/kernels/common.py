@@ -51,6 +51,16 @@ def _multiprocessors(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
 
+def op_flags(op: str) -> dict[str, bool]:
+    """The compile-time flags of pooling `op`: MEAN (gap, concat_pool) and MAX (gmp, concat_pool)."""
+    return dict(MEAN=op != "gmp", MAX=op != "gap")
+
+
+def mean_arguments(op: str, channels: int, map_size: int) -> tuple[int, float]:
+    """(mean_column, inverse_size): where the mean's columns start (concat: after the C maxima), and 1 / (H*W)."""
+    return channels if op == "concat_pool" else 0, 1.0 / map_size
+
+
 if triton is not None:
 
     @triton.jit
@@ -68,17 +78,33 @@ if triton is not None:
         return tl.where(pick_a, value_a, value_b), tl.where(pick_a, index_a, index_b)
 
     @triton.jit
-    def fold(
-        total,
-        maximum,
-        argmax,
-        values,
-        masked_values,
-        positions,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-    ):
+    def image_and_channel(rows, channels):
+        """The image and the channel of maps `rows` (row = image * channels + channel)."""
+        image = rows // channels
+        return image, rows - image * channels
+
+    @triton.jit
+    def running_tiles(BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr):
+        """The running tiles before any value is read: total 0, maximum -inf, argmax 0."""
+        total = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.float32)
+        maximum = tl.full((BLOCK_ROWS, BLOCK_COLS), float("-inf"), dtype=tl.float32)
+        argmax = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.int32)
+        return total, maximum, argmax
+
+    @triton.jit
+    def load_tile(pointers, mask, FULL: tl.constexpr):
+        """A tile of values as float32, and the same with -inf where masked (FULL: every value there, no mask)."""
+        if FULL:
+            values = tl.load(pointers, eviction_policy="evict_first").to(tl.float32)
+            masked_values = values
+        else:
+            values = tl.load(pointers, mask=mask, other=0.0, eviction_policy="evict_first").to(tl.float32)
+            masked_values = tl.where(mask, values, float("-inf"))
+        return values, masked_values
+
+    @triton.jit
+    def fold(total, maximum, argmax, values, masked_values, positions, MEAN: tl.constexpr, MAX: tl.constexpr,
+             KEEP_ARGMAX: tl.constexpr):  # fmt: skip
         """Fold a tile of values into the running sum, maximum and argmax (masked_values: -inf where masked)."""
         if MEAN:
             total += values
@@ -90,23 +116,9 @@ if triton is not None:
         return total, maximum, argmax
 
     @triton.jit
-    def store_pooled(
-        out_pointer,
-        argmax_pointer,
-        rows,
-        image,
-        channel,
-        mask,
-        sums,
-        maxima,
-        argmaxes,
-        out_image_stride,
-        mean_column,
-        inverse_size,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-    ):
+    def store_pooled(out_pointer, argmax_pointer, rows, image, channel, mask, sums, maxima, argmaxes,
+                     out_image_stride, mean_column, inverse_size,
+                     MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr):  # fmt: skip
         """Write the pooled values of `rows` (maps `image, channel`): the max (and its position), the mean."""
         where = image * out_image_stride + channel
         if MAX:
@@ -119,20 +131,9 @@ if triton is not None:
             )
 
     @triton.jit
-    def load_gradients(
-        grad_pointer,
-        argmax_pointer,
-        rows,
-        image,
-        channel,
-        mask,
-        grad_image_stride,
-        grad_column_stride,
-        mean_column,
-        inverse_size,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-    ):
+    def load_gradients(grad_pointer, argmax_pointer, rows, image, channel, mask,
+                       grad_image_stride, grad_column_stride, mean_column, inverse_size,
+                       MEAN: tl.constexpr, MAX: tl.constexpr):  # fmt: skip
         """Per-map pieces of the input gradient: (gradient of the max, its position, gradient of the mean / (H*W))."""
         if MAX:
             max_gradient = tl.load(

@@ -15,12 +15,21 @@ from __future__ import annotations
 import torch
 
 from . import tuning
-from .common import ceil_div, multiprocessors, next_power_of_two, triton
+from .common import ceil_div, mean_arguments, multiprocessors, op_flags, triton
 
 if triton is not None:
     import triton.language as tl
 
-    from .common import first_max_pair, fold, load_gradients, nan_max, store_pooled
+    from .common import (
+        first_max_pair,
+        fold,
+        image_and_channel,
+        load_gradients,
+        load_tile,
+        nan_max,
+        running_tiles,
+        store_pooled,
+    )
 
 __all__ = ["forward", "backward"]
 
@@ -47,43 +56,8 @@ def _counters(device: torch.device) -> torch.Tensor:
 if triton is not None:
 
     @triton.jit
-    def store_partials(
-        partial_sums,
-        partial_maxima,
-        partial_argmaxes,
-        span,
-        rows,
-        n_rows,
-        mask,
-        sums,
-        maxima,
-        argmaxes,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-    ):
-        """Store one span's float32 partial results of `rows` (row `span` of each (n_spans, n_rows) buffer)."""
-        where = span * n_rows + rows
-        if MEAN:
-            tl.store(partial_sums + where, sums, mask=mask)
-        if MAX:
-            tl.store(partial_maxima + where, maxima, mask=mask)
-            if KEEP_ARGMAX:
-                tl.store(partial_argmaxes + where, argmaxes, mask=mask)
-
-    @triton.jit
-    def combine_partials(
-        partial_sums,
-        partial_maxima,
-        partial_argmaxes,
-        rows,
-        mask,
-        n_rows,
-        n_spans,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-    ):
+    def combine_partials(partial_sums, partial_maxima, partial_argmaxes, rows, mask, n_rows, n_spans,
+                         MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr):  # fmt: skip
         """Combine the partials of `rows` over all spans, in span order (so the first maximum wins ties)."""
         sums = tl.zeros(rows.shape, dtype=tl.float32)
         maxima = tl.full(rows.shape, float("-inf"), dtype=tl.float32)
@@ -102,84 +76,51 @@ if triton is not None:
         return sums, maxima, argmaxes
 
     @triton.jit
-    def finish_split(
-        out_pointer,
-        argmax_pointer,
-        partial_sums,
-        partial_maxima,
-        partial_argmaxes,
-        counters,
-        group,
-        n_spans,
-        rows,
-        image,
-        channel,
-        mask,
-        n_rows,
-        out_image_stride,
-        mean_column,
-        inverse_size,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-    ):
-        """After a program stored its partials: the last of its group's n_spans programs writes the results.
+    def finish_forward(total, maximum, argmax, out_pointer, argmax_pointer, partial_sums, partial_maxima,
+                       partial_argmaxes, counters, group, span, n_spans, n_rows, rows, image, channel, mask,
+                       out_image_stride, mean_column, inverse_size, AXIS: tl.constexpr, MEAN: tl.constexpr,
+                       MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr, SPLIT: tl.constexpr):  # fmt: skip
+        """Reduce the running tiles along AXIS and write the results of maps `rows` (`image, channel`).
 
-        Each program counts itself done on the group's counter (an atomic with acquire-release order, after a
-        barrier, so every thread's partials are visible first); the one that sees n_spans - 1 combines them and
+        SPLIT: this program stores its span's float32 partials (row `span` of each (n_spans, n_rows) buffer) and
+        counts itself done on its group's counter (an atomic with acquire-release order, after a barrier, so every
+        thread's partials are visible first); the one that sees n_spans - 1 combines them, writes the results and
         sets the counter back to 0 for the next launch.
         """
-        tl.debug_barrier()
-        done = tl.atomic_add(counters + group, 1, sem="acq_rel", scope="gpu")
-        if done == n_spans - 1:
-            sums, maxima, argmaxes = combine_partials(
-                partial_sums, partial_maxima, partial_argmaxes, rows, mask, n_rows, n_spans, MEAN, MAX, KEEP_ARGMAX
-            )
-            store_pooled(
-                out_pointer,
-                argmax_pointer,
-                rows,
-                image,
-                channel,
-                mask,
-                sums,
-                maxima,
-                argmaxes,
-                out_image_stride,
-                mean_column,
-                inverse_size,
-                MEAN,
-                MAX,
-                KEEP_ARGMAX,
-            )
-            tl.atomic_xchg(counters + group, 0)
+        sums = tl.sum(total, axis=AXIS)
+        maxima = sums  # (not stored unless MAX)
+        argmaxes = rows  # (not stored unless KEEP_ARGMAX)
+        if KEEP_ARGMAX:
+            maxima, argmaxes = tl.reduce((maximum, argmax), AXIS, first_max_pair)
+        elif MAX:
+            maxima = tl.reduce(maximum, AXIS, nan_max)
+        if SPLIT:
+            where = span * n_rows + rows
+            if MEAN:
+                tl.store(partial_sums + where, sums, mask=mask)
+            if MAX:
+                tl.store(partial_maxima + where, maxima, mask=mask)
+                if KEEP_ARGMAX:
+                    tl.store(partial_argmaxes + where, argmaxes, mask=mask)
+            tl.debug_barrier()
+            done = tl.atomic_add(counters + group, 1, sem="acq_rel", scope="gpu")
+            if done == n_spans - 1:
+                sums, maxima, argmaxes = combine_partials(partial_sums, partial_maxima, partial_argmaxes, rows, mask,
+                                                          n_rows, n_spans, MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
+                store_pooled(out_pointer, argmax_pointer, rows, image, channel, mask, sums, maxima, argmaxes,
+                             out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
+                tl.atomic_xchg(counters + group, 0)
+        else:
+            store_pooled(out_pointer, argmax_pointer, rows, image, channel, mask, sums, maxima, argmaxes,
+                         out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
 
     @triton.jit
-    def rows_forward_kernel(
-        x_pointer,
-        out_pointer,
-        argmax_pointer,
-        partial_sums,
-        partial_maxima,
-        partial_argmaxes,
-        counters,
-        n_spans,
-        n_rows,
-        channels,
-        map_size,
-        span_size,
-        out_image_stride,
-        mean_column,
-        inverse_size,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-        SPLIT: tl.constexpr,
-        BLOCK_ROWS: tl.constexpr,
-        BLOCK_COLS: tl.constexpr,
-        STAGES: tl.constexpr,
-        EVEN: tl.constexpr,
-    ):
+    def rows_forward_kernel(x_pointer, out_pointer, argmax_pointer, partial_sums, partial_maxima, partial_argmaxes,
+                            counters, n_spans, n_rows, channels, map_size, span_size,
+                            out_image_stride, mean_column, inverse_size,
+                            MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr, SPLIT: tl.constexpr,
+                            BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr, STAGES: tl.constexpr,
+                            EVEN: tl.constexpr):  # fmt: skip
         """NCHW forward: each program reduces BLOCK_ROWS contiguous maps (one span of each when H*W is split)."""
         group = tl.program_id(0)
         span = tl.program_id(1)
@@ -192,115 +133,27 @@ if triton is not None:
             stop = span_size
         else:
             stop = map_size
-        total = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.float32)
-        maximum = tl.full((BLOCK_ROWS, BLOCK_COLS), float("-inf"), dtype=tl.float32)
-        argmax = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.int32)
+        total, maximum, argmax = running_tiles(BLOCK_ROWS, BLOCK_COLS)
         for step in tl.range(0, stop, BLOCK_COLS, num_stages=STAGES):  # STAGES > 1: loads prefetched (cp.async)
             positions = step + cols
-            if EVEN:  # every tile is full: no masks
-                values = tl.load(starts + positions[None, :], eviction_policy="evict_first").to(tl.float32)
-                masked_values = values
-            else:
-                mask = row_mask[:, None] & (positions < map_size)[None, :]
-                values = tl.load(starts + positions[None, :], mask=mask, other=0.0, eviction_policy="evict_first").to(
-                    tl.float32
-                )
-                masked_values = tl.where(mask, values, float("-inf"))
+            mask = row_mask[:, None] & (positions < map_size)[None, :]  # (unused, compiled away, when EVEN)
+            values, masked_values = load_tile(starts + positions[None, :], mask, FULL=EVEN)
             total, maximum, argmax = fold(
                 total, maximum, argmax, values, masked_values, positions[None, :], MEAN, MAX, KEEP_ARGMAX
             )
-        sums = tl.sum(total, axis=1)
-        maxima = sums  # (not stored unless MAX)
-        argmaxes = rows  # (not stored unless KEEP_ARGMAX)
-        if KEEP_ARGMAX:
-            maxima, argmaxes = tl.reduce((maximum, argmax), 1, first_max_pair)
-        elif MAX:
-            maxima = tl.reduce(maximum, 1, nan_max)
-        image = rows // channels
-        channel = rows - image * channels
-        if SPLIT:
-            store_partials(
-                partial_sums,
-                partial_maxima,
-                partial_argmaxes,
-                span,
-                rows,
-                n_rows,
-                row_mask,
-                sums,
-                maxima,
-                argmaxes,
-                MEAN,
-                MAX,
-                KEEP_ARGMAX,
-            )
-            finish_split(
-                out_pointer,
-                argmax_pointer,
-                partial_sums,
-                partial_maxima,
-                partial_argmaxes,
-                counters,
-                group,
-                n_spans,
-                rows,
-                image,
-                channel,
-                row_mask,
-                n_rows,
-                out_image_stride,
-                mean_column,
-                inverse_size,
-                MEAN,
-                MAX,
-                KEEP_ARGMAX,
-            )
-        else:
-            store_pooled(
-                out_pointer,
-                argmax_pointer,
-                rows,
-                image,
-                channel,
-                row_mask,
-                sums,
-                maxima,
-                argmaxes,
-                out_image_stride,
-                mean_column,
-                inverse_size,
-                MEAN,
-                MAX,
-                KEEP_ARGMAX,
-            )
+        image, channel = image_and_channel(rows, channels)
+        finish_forward(total, maximum, argmax, out_pointer, argmax_pointer, partial_sums, partial_maxima,
+                       partial_argmaxes, counters, group, span, n_spans, n_rows, rows, image, channel, row_mask,
+                       out_image_stride, mean_column, inverse_size, AXIS=1, MEAN=MEAN, MAX=MAX,
+                       KEEP_ARGMAX=KEEP_ARGMAX, SPLIT=SPLIT)  # fmt: skip
 
     @triton.jit
-    def channels_last_forward_kernel(
-        x_pointer,
-        out_pointer,
-        argmax_pointer,
-        partial_sums,
-        partial_maxima,
-        partial_argmaxes,
-        counters,
-        n_spans,
-        n_rows,
-        channels,
-        map_size,
-        span_size,
-        channel_blocks,
-        out_image_stride,
-        mean_column,
-        inverse_size,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-        SPLIT: tl.constexpr,
-        BLOCK_ROWS: tl.constexpr,
-        BLOCK_COLS: tl.constexpr,
-        STAGES: tl.constexpr,
-        EVEN: tl.constexpr,
-    ):
+    def channels_last_forward_kernel(x_pointer, out_pointer, argmax_pointer, partial_sums, partial_maxima,
+                                     partial_argmaxes, counters, n_spans, n_rows, channels, map_size, span_size,
+                                     channel_blocks, out_image_stride, mean_column, inverse_size,
+                                     MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr,
+                                     SPLIT: tl.constexpr, BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr,
+                                     STAGES: tl.constexpr, EVEN: tl.constexpr):  # fmt: skip
         """channels_last forward: each program reduces a (H*W, BLOCK_COLS) strip of one image over H*W."""
         group = tl.program_id(0)
         span = tl.program_id(1)
@@ -314,130 +167,46 @@ if triton is not None:
             stop = span_size
         else:
             stop = map_size
-        total = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.float32)
-        maximum = tl.full((BLOCK_ROWS, BLOCK_COLS), float("-inf"), dtype=tl.float32)
-        argmax = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.int32)
+        total, maximum, argmax = running_tiles(BLOCK_ROWS, BLOCK_COLS)
         for step in tl.range(0, stop, BLOCK_ROWS, num_stages=STAGES):  # STAGES > 1: loads prefetched (cp.async)
             positions = step + steps
-            if EVEN:  # every tile is full: no masks
-                values = tl.load(starts + positions[:, None] * channels, eviction_policy="evict_first").to(tl.float32)
-                masked_values = values
-            else:
-                mask = (positions < map_size)[:, None] & channel_mask[None, :]
-                values = tl.load(
-                    starts + positions[:, None] * channels, mask=mask, other=0.0, eviction_policy="evict_first"
-                ).to(tl.float32)
-                masked_values = tl.where(mask, values, float("-inf"))
+            mask = (positions < map_size)[:, None] & channel_mask[None, :]  # (unused, compiled away, when EVEN)
+            values, masked_values = load_tile(starts + positions[:, None] * channels, mask, FULL=EVEN)
             total, maximum, argmax = fold(
                 total, maximum, argmax, values, masked_values, positions[:, None], MEAN, MAX, KEEP_ARGMAX
             )
-        rows = image * channels + channel
-        sums = tl.sum(total, axis=0)
-        maxima = sums  # (not stored unless MAX)
-        argmaxes = rows  # (not stored unless KEEP_ARGMAX)
-        if KEEP_ARGMAX:
-            maxima, argmaxes = tl.reduce((maximum, argmax), 0, first_max_pair)
-        elif MAX:
-            maxima = tl.reduce(maximum, 0, nan_max)
-        if SPLIT:
-            store_partials(
-                partial_sums,
-                partial_maxima,
-                partial_argmaxes,
-                span,
-                rows,
-                n_rows,
-                channel_mask,
-                sums,
-                maxima,
-                argmaxes,
-                MEAN,
-                MAX,
-                KEEP_ARGMAX,
-            )
-            finish_split(
-                out_pointer,
-                argmax_pointer,
-                partial_sums,
-                partial_maxima,
-                partial_argmaxes,
-                counters,
-                group,
-                n_spans,
-                rows,
-                image,
-                channel,
-                channel_mask,
-                n_rows,
-                out_image_stride,
-                mean_column,
-                inverse_size,
-                MEAN,
-                MAX,
-                KEEP_ARGMAX,
-            )
-        else:
-            store_pooled(
-                out_pointer,
-                argmax_pointer,
-                rows,
-                image,
-                channel,
-                channel_mask,
-                sums,
-                maxima,
-                argmaxes,
-                out_image_stride,
-                mean_column,
-                inverse_size,
-                MEAN,
-                MAX,
-                KEEP_ARGMAX,
-            )
+        finish_forward(total, maximum, argmax, out_pointer, argmax_pointer, partial_sums, partial_maxima,
+                       partial_argmaxes, counters, group, span, n_spans, n_rows, image * channels + channel, image,
+                       channel, channel_mask, out_image_stride, mean_column, inverse_size, AXIS=0, MEAN=MEAN,
+                       MAX=MAX, KEEP_ARGMAX=KEEP_ARGMAX, SPLIT=SPLIT)  # fmt: skip
 
     @triton.jit
-    def rows_backward_kernel(
-        grad_pointer,
-        argmax_pointer,
-        grad_x_pointer,
-        n_rows,
-        channels,
-        map_size,
-        grad_image_stride,
-        grad_column_stride,
-        mean_column,
-        inverse_size,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        BLOCK_ROWS: tl.constexpr,
-        BLOCK_COLS: tl.constexpr,
-    ):
+    def gradient_tile(hit, max_gradient, mean_gradient, BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr,
+                      MEAN: tl.constexpr, MAX: tl.constexpr):  # fmt: skip
+        """A tile of the input gradient: the max's gradient where `hit` (its argmax), plus the mean's everywhere."""
+        if MAX:
+            values = tl.where(hit, max_gradient, 0.0)
+            if MEAN:
+                values += mean_gradient
+        else:
+            values = tl.broadcast_to(mean_gradient, (BLOCK_ROWS, BLOCK_COLS))
+        return values
+
+    @triton.jit
+    def rows_backward_kernel(grad_pointer, argmax_pointer, grad_x_pointer, n_rows, channels, map_size,
+                             grad_image_stride, grad_column_stride, mean_column, inverse_size,
+                             MEAN: tl.constexpr, MAX: tl.constexpr,
+                             BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr):  # fmt: skip
         """NCHW backward: write a (BLOCK_ROWS, BLOCK_COLS) tile of the input gradient in one pass."""
         rows = tl.program_id(0) * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
         positions = tl.program_id(1) * BLOCK_COLS + tl.arange(0, BLOCK_COLS)
         row_mask = rows < n_rows
-        image = rows // channels
-        channel = rows - image * channels
-        max_gradient, argmax, mean_gradient = load_gradients(
-            grad_pointer,
-            argmax_pointer,
-            rows,
-            image,
-            channel,
-            row_mask,
-            grad_image_stride,
-            grad_column_stride,
-            mean_column,
-            inverse_size,
-            MEAN,
-            MAX,
-        )
-        if MAX:
-            values = tl.where(positions[None, :] == argmax[:, None], max_gradient[:, None], 0.0)
-            if MEAN:
-                values += mean_gradient[:, None]
-        else:
-            values = tl.broadcast_to(mean_gradient[:, None], (BLOCK_ROWS, BLOCK_COLS))
+        image, channel = image_and_channel(rows, channels)
+        max_gradient, argmax, mean_gradient = load_gradients(grad_pointer, argmax_pointer, rows, image, channel,
+                                                             row_mask, grad_image_stride, grad_column_stride,
+                                                             mean_column, inverse_size, MEAN, MAX)  # fmt: skip
+        hit = positions[None, :] == argmax[:, None]
+        values = gradient_tile(hit, max_gradient[:, None], mean_gradient[:, None], BLOCK_ROWS, BLOCK_COLS, MEAN, MAX)
         mask = row_mask[:, None] & (positions < map_size)[None, :]
         tl.store(
             grad_x_pointer + rows[:, None] * map_size + positions[None, :],
@@ -446,48 +215,22 @@ if triton is not None:
         )
 
     @triton.jit
-    def channels_last_backward_kernel(
-        grad_pointer,
-        argmax_pointer,
-        grad_x_pointer,
-        channels,
-        map_size,
-        channel_blocks,
-        grad_image_stride,
-        grad_column_stride,
-        mean_column,
-        inverse_size,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        BLOCK_ROWS: tl.constexpr,
-        BLOCK_COLS: tl.constexpr,
-    ):
+    def channels_last_backward_kernel(grad_pointer, argmax_pointer, grad_x_pointer, channels, map_size,
+                                      channel_blocks, grad_image_stride, grad_column_stride, mean_column,
+                                      inverse_size, MEAN: tl.constexpr, MAX: tl.constexpr,
+                                      BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr):  # fmt: skip
         """channels_last backward: write a (BLOCK_ROWS positions, BLOCK_COLS channels) tile of one image's gradient."""
         group = tl.program_id(0)
         image = group // channel_blocks
         channel = (group - image * channel_blocks) * BLOCK_COLS + tl.arange(0, BLOCK_COLS)
         positions = tl.program_id(1) * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
         channel_mask = channel < channels
-        max_gradient, argmax, mean_gradient = load_gradients(
-            grad_pointer,
-            argmax_pointer,
-            image * channels + channel,
-            image,
-            channel,
-            channel_mask,
-            grad_image_stride,
-            grad_column_stride,
-            mean_column,
-            inverse_size,
-            MEAN,
-            MAX,
-        )
-        if MAX:
-            values = tl.where(positions[:, None] == argmax[None, :], max_gradient[None, :], 0.0)
-            if MEAN:
-                values += mean_gradient[None, :]
-        else:
-            values = tl.broadcast_to(mean_gradient[None, :], (BLOCK_ROWS, BLOCK_COLS))
+        max_gradient, argmax, mean_gradient = load_gradients(grad_pointer, argmax_pointer, image * channels + channel,
+                                                             image, channel, channel_mask, grad_image_stride,
+                                                             grad_column_stride, mean_column, inverse_size,
+                                                             MEAN, MAX)  # fmt: skip
+        hit = positions[:, None] == argmax[None, :]
+        values = gradient_tile(hit, max_gradient[None, :], mean_gradient[None, :], BLOCK_ROWS, BLOCK_COLS, MEAN, MAX)
         mask = (positions < map_size)[:, None] & channel_mask[None, :]
         tl.store(
             grad_x_pointer + image * map_size * channels + positions[:, None] * channels + channel[None, :],
@@ -511,77 +254,38 @@ def _split(programs: int, map_size: int, step: int, sms: int) -> tuple[int, int]
     return ceil_div(map_size, span), span
 
 
-def _forward_record(x: torch.Tensor, op: str, keep_argmax: bool, channels_last: bool) -> tuning.BlockConfig:
-    """The BlockConfig of a long-map (or channels_last) forward launch: the device's table, else a rule of thumb."""
-    _, channels, height, width = x.shape
-    size, value_bytes = height * width, x.element_size()
-    if channels_last:
-        block_cols = min(next_power_of_two(channels), 512 // value_bytes)
-        block_rows = max(1, min(next_power_of_two(size), 4096 // block_cols))
-        key = tuning.ShapeClass(
-            "channels_last_forward",
-            value_bytes,
-            op,
-            keep_argmax,
-            tuning.map_size_class(size),
-            tuning.channels_class(channels),
-        )
-    else:
-        block_cols = min(next_power_of_two(size), 8192 // value_bytes)
-        block_rows = max(1, min(next_power_of_two(x.shape[0] * channels), 2048 // block_cols))
-        key = tuning.ShapeClass("rows_forward", value_bytes, op, keep_argmax, tuning.map_size_class(size))
-    rule = tuning.BlockConfig(block_rows, block_cols, 4 if block_rows * block_cols <= 2048 else 8)
-    record = tuning.config(key, x.device, rule)
-    return record if isinstance(record, tuning.BlockConfig) else rule
-
-
 def forward(x: torch.Tensor, out: torch.Tensor, op: str, keep_argmax: bool, channels_last: bool) -> torch.Tensor | None:
     """Pool `x` (NCHW-contiguous, or channels_last) into `out`; return each map's argmax (int32) if asked for."""
     n_images, channels, height, width = x.shape
     size, n_rows = height * width, n_images * channels
-    mean, maximum = op != "gmp", op != "gap"
+    flags = op_flags(op)
     argmax = torch.empty(n_rows, device=x.device, dtype=torch.int32) if keep_argmax else None
-    record = _forward_record(x, op, keep_argmax, channels_last)
+    kernel = "channels_last_forward" if channels_last else "rows_forward"
+    record = tuning.launch_record(kernel, x, op, keep_argmax)
     if channels_last:
         channel_blocks = ceil_div(channels, record.cols)
-        n_spans, span_size = _split(n_images * channel_blocks, size, record.rows, multiprocessors(x))
+        programs = n_images * channel_blocks
+        n_spans, span_size = _split(programs, size, record.rows, multiprocessors(x))
         even = size % record.rows == 0 and channels % record.cols == 0
     else:
-        n_spans, span_size = _split(ceil_div(n_rows, record.rows), size, record.cols, multiprocessors(x))
+        programs = ceil_div(n_rows, record.rows)
+        n_spans, span_size = _split(programs, size, record.cols, multiprocessors(x))
         even = size % record.cols == 0 and n_rows % record.rows == 0
     split = n_spans > 1
     even = even and (not split or size % span_size == 0)
     partials = (None, None, None, None)
     if split:
-        partials = (
-            torch.empty((n_spans, n_rows), device=x.device, dtype=torch.float32) if mean else None,
-            torch.empty((n_spans, n_rows), device=x.device, dtype=torch.float32) if maximum else None,
-            torch.empty((n_spans, n_rows), device=x.device, dtype=torch.int32) if keep_argmax else None,
-            _counters(x.device),
-        )
-    options = dict(
-        MEAN=mean,
-        MAX=maximum,
-        KEEP_ARGMAX=keep_argmax,
-        SPLIT=split,
-        BLOCK_ROWS=record.rows,
-        BLOCK_COLS=record.cols,
-        STAGES=record.stages,
-        EVEN=even,
-        num_warps=record.warps,
-    )
+        partial = lambda dtype, kept: torch.empty((n_spans, n_rows), device=x.device, dtype=dtype) if kept else None
+        partials = (partial(torch.float32, flags["MEAN"]), partial(torch.float32, flags["MAX"]),
+                    partial(torch.int32, keep_argmax), _counters(x.device))  # fmt: skip
+    options = dict(**flags, KEEP_ARGMAX=keep_argmax, SPLIT=split, BLOCK_ROWS=record.rows, BLOCK_COLS=record.cols,
+                   STAGES=record.stages, EVEN=even, num_warps=record.warps)  # fmt: skip
     if record.stages > 1:
         options["num_stages"] = record.stages
-    shared = (n_spans, n_rows, channels, size, span_size)
-    pooled = (out.shape[1], channels if op == "concat_pool" else 0, 1.0 / size)
-    if channels_last:
-        channels_last_forward_kernel[(n_images * channel_blocks, n_spans)](
-            x, out, argmax, *partials, *shared, channel_blocks, *pooled, **options
-        )
-    else:
-        rows_forward_kernel[(ceil_div(n_rows, record.rows), n_spans)](
-            x, out, argmax, *partials, *shared, *pooled, **options
-        )
+    sizes = (n_spans, n_rows, channels, size, span_size, *((channel_blocks,) if channels_last else ()))
+    launch = channels_last_forward_kernel if channels_last else rows_forward_kernel
+    launch[(programs, n_spans)](x, out, argmax, *partials, *sizes, out.shape[1], *mean_arguments(op, channels, size),
+                                **options)  # fmt: skip
     return argmax
 
 
@@ -590,51 +294,15 @@ def backward(
 ) -> None:
     """Write the input gradient `grad_x` of a pooling from the pooled gradient `grad` and the saved argmax."""
     n_images, channels, height, width = grad_x.shape
-    size, value_bytes = height * width, grad_x.element_size()
-    pieces = (*grad.stride(), channels if op == "concat_pool" else 0, 1.0 / size)
-    flags = dict(MEAN=op != "gmp", MAX=op != "gap")
+    size, n_rows = height * width, n_images * channels
+    kernel = "channels_last_backward" if channels_last else "rows_backward"
+    record = tuning.launch_record(kernel, grad_x, op)
+    options = dict(**op_flags(op), BLOCK_ROWS=record.rows, BLOCK_COLS=record.cols, num_warps=record.warps)
+    pieces = (*grad.stride(), *mean_arguments(op, channels, size))
     if channels_last:
-        block_cols = min(next_power_of_two(channels), 512 // value_bytes)
-        rule = tuning.BlockConfig(max(1, min(next_power_of_two(size), 2048 // block_cols)), block_cols, 4)
-        key = tuning.ShapeClass(
-            "channels_last_backward",
-            value_bytes,
-            op,
-            None,
-            tuning.map_size_class(size),
-            tuning.channels_class(channels),
-        )
-        record = tuning.config(key, grad_x.device, rule) or rule
         channel_blocks = ceil_div(channels, record.cols)
-        channels_last_backward_kernel[(n_images * channel_blocks, ceil_div(size, record.rows))](
-            grad,
-            argmax,
-            grad_x,
-            channels,
-            size,
-            channel_blocks,
-            *pieces,
-            **flags,
-            BLOCK_ROWS=record.rows,
-            BLOCK_COLS=record.cols,
-            num_warps=record.warps,
-        )
-        return
-    n_rows = n_images * channels
-    block_cols = min(next_power_of_two(size), 2048)
-    rule = tuning.BlockConfig(max(1, min(next_power_of_two(n_rows), 2048 // block_cols)), block_cols, 4)
-    key = tuning.ShapeClass("rows_backward", value_bytes, op, None, tuning.map_size_class(size))
-    record = tuning.config(key, grad_x.device, rule) or rule
-    rows_backward_kernel[(ceil_div(n_rows, record.rows), ceil_div(size, record.cols))](
-        grad,
-        argmax,
-        grad_x,
-        n_rows,
-        channels,
-        size,
-        *pieces,
-        **flags,
-        BLOCK_ROWS=record.rows,
-        BLOCK_COLS=record.cols,
-        num_warps=record.warps,
-    )
+        grid = (n_images * channel_blocks, ceil_div(size, record.rows))
+        channels_last_backward_kernel[grid](grad, argmax, grad_x, channels, size, channel_blocks, *pieces, **options)
+    else:
+        grid = (ceil_div(n_rows, record.rows), ceil_div(size, record.cols))
+        rows_backward_kernel[grid](grad, argmax, grad_x, n_rows, channels, size, *pieces, **options)

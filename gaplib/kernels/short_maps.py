@@ -17,12 +17,21 @@ from __future__ import annotations
 import torch
 
 from . import tuning
-from .common import HAS_GATHER, ceil_div, next_power_of_two, triton
+from .common import HAS_GATHER, ceil_div, mean_arguments, next_power_of_two, op_flags, triton
 
 if triton is not None:
     import triton.language as tl
 
-    from .common import first_max_pair, fold, load_gradients, nan_max, store_pooled
+    from .common import (
+        first_max_pair,
+        fold,
+        image_and_channel,
+        load_gradients,
+        load_tile,
+        nan_max,
+        running_tiles,
+        store_pooled,
+    )
 
 __all__ = ["forward", "backward", "backward_supported"]
 
@@ -55,43 +64,22 @@ if triton is not None:
         return maxima, argmaxes
 
     @triton.jit
-    def short_forward_kernel(
-        x_pointer,
-        out_pointer,
-        argmax_pointer,
-        n_rows,
-        channels,
-        out_image_stride,
-        mean_column,
-        inverse_size,
-        MAP_SIZE: tl.constexpr,
-        BLOCK_ROWS: tl.constexpr,
-        BLOCK_COLS: tl.constexpr,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-        EVEN_ROWS: tl.constexpr,
-        KEY_BITS: tl.constexpr,
-    ):
+    def short_forward_kernel(x_pointer, out_pointer, argmax_pointer, n_rows, channels,
+                             out_image_stride, mean_column, inverse_size,
+                             MAP_SIZE: tl.constexpr, BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr,
+                             MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr,
+                             EVEN_ROWS: tl.constexpr, KEY_BITS: tl.constexpr):  # fmt: skip
         """NCHW forward of short maps: BLOCK_ROWS rows per program, H*W in BLOCK_COLS steps unrolled when compiled."""
         rows = tl.program_id(0) * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
         row_mask = rows < n_rows
         cols = tl.arange(0, BLOCK_COLS)
         starts = x_pointer + rows[:, None] * MAP_SIZE
-        total = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.float32)
-        maximum = tl.full((BLOCK_ROWS, BLOCK_COLS), float("-inf"), dtype=tl.float32)
-        argmax = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.int32)
+        total, maximum, argmax = running_tiles(BLOCK_ROWS, BLOCK_COLS)
         for step in tl.static_range(0, MAP_SIZE, BLOCK_COLS):
             positions = step + cols
-            if step + BLOCK_COLS <= MAP_SIZE and EVEN_ROWS:  # a full step: no mask at all
-                values = tl.load(starts + positions[None, :], eviction_policy="evict_first").to(tl.float32)
-                masked_values = values
-            else:
-                mask = (positions < MAP_SIZE)[None, :] & row_mask[:, None]
-                values = tl.load(starts + positions[None, :], mask=mask, other=0.0, eviction_policy="evict_first").to(
-                    tl.float32
-                )
-                masked_values = tl.where(mask, values, float("-inf"))
+            mask = (positions < MAP_SIZE)[None, :] & row_mask[:, None]  # (unused, compiled away, on full steps)
+            full = step + BLOCK_COLS <= MAP_SIZE and EVEN_ROWS  # a full step: no mask at all
+            values, masked_values = load_tile(starts + positions[None, :], mask, full)
             total, maximum, argmax = fold(
                 total, maximum, argmax, values, masked_values, positions[None, :], MEAN, MAX, KEEP_ARGMAX
             )
@@ -102,43 +90,15 @@ if triton is not None:
             maxima, argmaxes = first_argmax(maximum, argmax, KEY_BITS)
         elif MAX:
             maxima = tl.reduce(maximum, 1, nan_max)
-        image = rows // channels
-        store_pooled(
-            out_pointer,
-            argmax_pointer,
-            rows,
-            image,
-            rows - image * channels,
-            row_mask,
-            sums,
-            maxima,
-            argmaxes,
-            out_image_stride,
-            mean_column,
-            inverse_size,
-            MEAN,
-            MAX,
-            KEEP_ARGMAX,
-        )
+        image, channel = image_and_channel(rows, channels)
+        store_pooled(out_pointer, argmax_pointer, rows, image, channel, row_mask, sums, maxima, argmaxes,
+                     out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
 
     @triton.jit
-    def window_forward_kernel(
-        x_pointer,
-        out_pointer,
-        n_rows,
-        channels,
-        out_image_stride,
-        mean_column,
-        inverse_size,
-        n_values,
-        MAP_SIZE: tl.constexpr,
-        VECTOR: tl.constexpr,
-        WINDOW: tl.constexpr,
-        BLOCK_WINDOW: tl.constexpr,
-        BLOCK_ROWS: tl.constexpr,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-    ):
+    def window_forward_kernel(x_pointer, out_pointer, n_rows, channels, out_image_stride, mean_column, inverse_size,
+                              n_values, MAP_SIZE: tl.constexpr, VECTOR: tl.constexpr, WINDOW: tl.constexpr,
+                              BLOCK_WINDOW: tl.constexpr, BLOCK_ROWS: tl.constexpr,
+                              MEAN: tl.constexpr, MAX: tl.constexpr):  # fmt: skip
         """NCHW forward of short maps, no argmax: each row read through its window of whole 16-byte vectors.
 
         A row of MAP_SIZE values starts anywhere, but the VECTOR-aligned window around it can be loaded in wide,
@@ -163,24 +123,9 @@ if triton is not None:
         maxima = sums  # (not stored unless MAX)
         if MAX:
             maxima = tl.reduce(tl.where(inside, values, float("-inf")), 1, nan_max)
-        image = rows // channels
-        store_pooled(
-            out_pointer,
-            None,
-            rows,
-            image,
-            rows - image * channels,
-            row_mask,
-            sums,
-            maxima,
-            rows,
-            out_image_stride,
-            mean_column,
-            inverse_size,
-            MEAN,
-            MAX,
-            False,
-        )
+        image, channel = image_and_channel(rows, channels)
+        store_pooled(out_pointer, None, rows, image, channel, row_mask, sums, maxima, rows,
+                     out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX=False)  # fmt: skip
 
     @triton.jit
     def halves(words, FLOAT16: tl.constexpr):
@@ -194,26 +139,12 @@ if triton is not None:
         return low, high
 
     @triton.jit
-    def fold_pair_words(
-        word_pointer,
-        pairs,
-        pair_mask,
-        cols,
-        total,
-        maximum,
-        argmax,
-        FIRST: tl.constexpr,
-        STOP: tl.constexpr,
-        SHIFT: tl.constexpr,
-        MAP_SIZE: tl.constexpr,
-        BLOCK_COLS: tl.constexpr,
-        EVEN: tl.constexpr,
-        FLOAT16: tl.constexpr,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-    ):
-        """Fold words FIRST..STOP-1 of each row pair (both halves in one row: positions 2q - SHIFT, 2q + 1 - SHIFT)."""
+    def fold_pair_words(word_pointer, pairs, pair_mask, cols, FIRST: tl.constexpr, STOP: tl.constexpr,
+                        SHIFT: tl.constexpr, MAP_SIZE: tl.constexpr, BLOCK_ROWS: tl.constexpr,
+                        BLOCK_COLS: tl.constexpr, EVEN: tl.constexpr, FLOAT16: tl.constexpr,
+                        MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr):  # fmt: skip
+        """Fold words FIRST..STOP-1 of each pair, all in one row (word q: positions 2q - SHIFT, 2q + 1 - SHIFT)."""
+        total, maximum, argmax = running_tiles(BLOCK_ROWS, BLOCK_COLS)
         starts = word_pointer + pairs[:, None] * MAP_SIZE
         for step in tl.static_range(FIRST, STOP, BLOCK_COLS):
             words = step + cols
@@ -241,18 +172,10 @@ if triton is not None:
         return total, maximum, argmax
 
     @triton.jit
-    def pair_result(
-        total,
-        maximum,
-        argmax,
-        shared_sum,
-        shared_max,
-        shared_position,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-    ):
-        """Reduce one row's tiles and merge in the value of the word it shares with the other row of its pair."""
+    def store_pair_row(total, maximum, argmax, shared_sum, shared_max, shared_position, out_pointer, argmax_pointer,
+                       rows, channels, pair_mask, out_image_stride, mean_column, inverse_size,
+                       MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr):  # fmt: skip
+        """Reduce one row's tiles, merge in the value of the word it shares with the other row of its pair, store."""
         sums = tl.sum(total, axis=1) + shared_sum
         maxima = sums  # (not stored unless MAX)
         argmaxes = shared_position  # (not stored unless KEEP_ARGMAX)
@@ -261,27 +184,16 @@ if triton is not None:
             maxima, argmaxes = first_max_pair(maxima, argmaxes, shared_max, shared_position)
         elif MAX:
             maxima = nan_max(tl.reduce(maximum, 1, nan_max), shared_max)
-        return sums, maxima, argmaxes
+        image, channel = image_and_channel(rows, channels)
+        store_pooled(out_pointer, argmax_pointer, rows, image, channel, pair_mask, sums, maxima, argmaxes,
+                     out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
 
     @triton.jit
-    def pairs_forward_kernel(
-        word_pointer,
-        out_pointer,
-        argmax_pointer,
-        n_rows,
-        channels,
-        out_image_stride,
-        mean_column,
-        inverse_size,
-        MAP_SIZE: tl.constexpr,
-        BLOCK_ROWS: tl.constexpr,
-        BLOCK_COLS: tl.constexpr,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        KEEP_ARGMAX: tl.constexpr,
-        EVEN: tl.constexpr,
-        FLOAT16: tl.constexpr,
-    ):
+    def pairs_forward_kernel(word_pointer, out_pointer, argmax_pointer, n_rows, channels,
+                             out_image_stride, mean_column, inverse_size,
+                             MAP_SIZE: tl.constexpr, BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr,
+                             MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr,
+                             EVEN: tl.constexpr, FLOAT16: tl.constexpr):  # fmt: skip
         """NCHW forward of short 16-bit maps read as int32 words: BLOCK_ROWS row pairs (2 rows = MAP_SIZE words) each.
 
         Words 0 .. MAP_SIZE//2 - 1 of a pair hold its first row A; for odd MAP_SIZE, word MAP_SIZE//2 holds A's last
@@ -292,52 +204,20 @@ if triton is not None:
         pairs = tl.program_id(0) * BLOCK_ROWS + tl.arange(0, BLOCK_ROWS)
         pair_mask = 2 * pairs < n_rows
         cols = tl.arange(0, BLOCK_COLS)
-        zeros = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.float32)
-        minus_inf = tl.full((BLOCK_ROWS, BLOCK_COLS), float("-inf"), dtype=tl.float32)
-        first = tl.zeros((BLOCK_ROWS, BLOCK_COLS), dtype=tl.int32)
-        total_a, maximum_a, argmax_a = fold_pair_words(
-            word_pointer,
-            pairs,
-            pair_mask,
-            cols,
-            zeros,
-            minus_inf,
-            first,
-            0,
-            HALF,
-            0,
-            MAP_SIZE,
-            BLOCK_COLS,
-            EVEN,
-            FLOAT16,
-            MEAN,
-            MAX,
-            KEEP_ARGMAX,
-        )
-        total_b, maximum_b, argmax_b = fold_pair_words(
-            word_pointer,
-            pairs,
-            pair_mask,
-            cols,
-            zeros,
-            minus_inf,
-            first,
-            HALF + ODD,
-            MAP_SIZE,
-            MAP_SIZE,
-            MAP_SIZE,
-            BLOCK_COLS,
-            EVEN,
-            FLOAT16,
-            MEAN,
-            MAX,
-            KEEP_ARGMAX,
-        )
+        total_a, maximum_a, argmax_a = fold_pair_words(word_pointer, pairs, pair_mask, cols, FIRST=0, STOP=HALF,
+                                                       SHIFT=0, MAP_SIZE=MAP_SIZE, BLOCK_ROWS=BLOCK_ROWS,
+                                                       BLOCK_COLS=BLOCK_COLS, EVEN=EVEN, FLOAT16=FLOAT16,
+                                                       MEAN=MEAN, MAX=MAX, KEEP_ARGMAX=KEEP_ARGMAX)  # fmt: skip
+        total_b, maximum_b, argmax_b = fold_pair_words(word_pointer, pairs, pair_mask, cols, FIRST=HALF + ODD,
+                                                       STOP=MAP_SIZE, SHIFT=MAP_SIZE, MAP_SIZE=MAP_SIZE,
+                                                       BLOCK_ROWS=BLOCK_ROWS, BLOCK_COLS=BLOCK_COLS, EVEN=EVEN,
+                                                       FLOAT16=FLOAT16, MEAN=MEAN, MAX=MAX,
+                                                       KEEP_ARGMAX=KEEP_ARGMAX)  # fmt: skip
         if ODD:  # the shared word: A's last value (position MAP_SIZE - 1) and B's first (position 0)
-            low, high = halves(
-                tl.load(word_pointer + pairs * MAP_SIZE + HALF, mask=pair_mask, other=0, eviction_policy="evict_first"),
-                FLOAT16,
+            word = tl.load(
+                word_pointer + pairs * MAP_SIZE + HALF, mask=pair_mask, other=0, eviction_policy="evict_first"
             )
+            low, high = halves(word, FLOAT16)
             max_low = low
             max_high = high
         else:
@@ -345,66 +225,14 @@ if triton is not None:
             high = low
             max_low = tl.full((BLOCK_ROWS,), float("-inf"), dtype=tl.float32)
             max_high = max_low
-        sums_a, maxima_a, argmaxes_a = pair_result(
-            total_a,
-            maximum_a,
-            argmax_a,
-            low,
-            max_low,
-            tl.full((BLOCK_ROWS,), MAP_SIZE - 1, dtype=tl.int32),
-            MEAN,
-            MAX,
-            KEEP_ARGMAX,
-        )
-        sums_b, maxima_b, argmaxes_b = pair_result(
-            total_b,
-            maximum_b,
-            argmax_b,
-            high,
-            max_high,
-            tl.zeros((BLOCK_ROWS,), dtype=tl.int32),
-            MEAN,
-            MAX,
-            KEEP_ARGMAX,
-        )
-        rows = 2 * pairs
-        image = rows // channels
-        store_pooled(
-            out_pointer,
-            argmax_pointer,
-            rows,
-            image,
-            rows - image * channels,
-            pair_mask,
-            sums_a,
-            maxima_a,
-            argmaxes_a,
-            out_image_stride,
-            mean_column,
-            inverse_size,
-            MEAN,
-            MAX,
-            KEEP_ARGMAX,
-        )
-        rows = 2 * pairs + 1
-        image = rows // channels
-        store_pooled(
-            out_pointer,
-            argmax_pointer,
-            rows,
-            image,
-            rows - image * channels,
-            pair_mask,
-            sums_b,
-            maxima_b,
-            argmaxes_b,
-            out_image_stride,
-            mean_column,
-            inverse_size,
-            MEAN,
-            MAX,
-            KEEP_ARGMAX,
-        )
+        last = tl.full((BLOCK_ROWS,), MAP_SIZE - 1, dtype=tl.int32)
+        store_pair_row(total_a, maximum_a, argmax_a, low, max_low, last, out_pointer, argmax_pointer, 2 * pairs,
+                       channels, pair_mask, out_image_stride, mean_column, inverse_size,
+                       MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
+        first = tl.zeros((BLOCK_ROWS,), dtype=tl.int32)
+        store_pair_row(total_b, maximum_b, argmax_b, high, max_high, first, out_pointer, argmax_pointer, 2 * pairs + 1,
+                       channels, pair_mask, out_image_stride, mean_column, inverse_size,
+                       MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
 
     @triton.jit
     def bits16(values, dtype: tl.constexpr):
@@ -412,24 +240,10 @@ if triton is not None:
         return values.to(dtype).to(tl.int16, bitcast=True).to(tl.int32) & 0xFFFF
 
     @triton.jit
-    def short_backward_kernel(
-        grad_pointer,
-        argmax_pointer,
-        grad_x_pointer,
-        n_rows,
-        channels,
-        n_values,
-        grad_image_stride,
-        grad_column_stride,
-        mean_column,
-        inverse_size,
-        MAP_SIZE: tl.constexpr,
-        ROWS: tl.constexpr,
-        BLOCK: tl.constexpr,
-        MEAN: tl.constexpr,
-        MAX: tl.constexpr,
-        PACKED: tl.constexpr,
-    ):
+    def short_backward_kernel(grad_pointer, argmax_pointer, grad_x_pointer, n_rows, channels, n_values,
+                              grad_image_stride, grad_column_stride, mean_column, inverse_size,
+                              MAP_SIZE: tl.constexpr, ROWS: tl.constexpr, BLOCK: tl.constexpr,
+                              MEAN: tl.constexpr, MAX: tl.constexpr, PACKED: tl.constexpr):  # fmt: skip
         """NCHW backward of short maps: ROWS whole rows = one contiguous chunk per program.
 
         One aligned, vectorised store writes the whole chunk. Not PACKED: its base values (0, or the mean's gradient
@@ -442,21 +256,10 @@ if triton is not None:
         local_rows = tl.arange(0, ROWS)
         rows = program * ROWS + local_rows
         row_mask = rows < n_rows
-        image = rows // channels
-        max_gradient, argmax, mean_gradient = load_gradients(
-            grad_pointer,
-            argmax_pointer,
-            rows,
-            image,
-            rows - image * channels,
-            row_mask,
-            grad_image_stride,
-            grad_column_stride,
-            mean_column,
-            inverse_size,
-            MEAN,
-            MAX,
-        )
+        image, channel = image_and_channel(rows, channels)
+        max_gradient, argmax, mean_gradient = load_gradients(grad_pointer, argmax_pointer, rows, image, channel,
+                                                             row_mask, grad_image_stride, grad_column_stride,
+                                                             mean_column, inverse_size, MEAN, MAX)  # fmt: skip
         flat = tl.arange(0, BLOCK)
         where = program * CHUNK + flat
         flat_mask = (flat < CHUNK) & (where < n_values)
@@ -492,81 +295,44 @@ if triton is not None:
                 )
 
 
-def _pooled_arguments(x: torch.Tensor, out: torch.Tensor, op: str) -> tuple:
-    """(n_rows, channels, out_image_stride, mean_column, inverse_size): the arguments every short forward takes."""
-    n_images, channels, height, width = x.shape
-    return n_images * channels, channels, out.shape[1], channels if op == "concat_pool" else 0, 1.0 / (height * width)
-
-
 def forward(x: torch.Tensor, out: torch.Tensor, op: str, keep_argmax: bool) -> torch.Tensor | None:
     """Pool NCHW maps of at most 64 values into `out`; return each map's argmax (uint8) if asked for."""
     n_images, channels, height, width = x.shape
     size, n_rows, value_bytes = height * width, n_images * channels, x.element_size()
-    flags = dict(MEAN=op != "gmp", MAX=op != "gap")
     # a position below 64 fits a byte: a quarter of the int32 traffic for the backward to read
     argmax = torch.empty(n_rows, device=x.device, dtype=torch.uint8) if keep_argmax else None
-    pooled = _pooled_arguments(x, out, op)
+    pooled = (n_rows, channels, out.shape[1], *mean_arguments(op, channels, size))
     vector = 16 // value_bytes
-    window = None
-    if not keep_argmax:
-        window = tuning.config(tuning.ShapeClass("window_forward", value_bytes, op), x.device, None)
-    pairs = None
-    if value_bytes == 2:
-        pairs = tuning.config(
-            tuning.ShapeClass("pairs_forward", 2, op, keep_argmax), x.device, tuning.BlockConfig(64, 16, 4)
-        )
-    if isinstance(window, tuning.BlockConfig) and x.storage_offset() % vector == 0:  # wide aligned loads
+    window = None if keep_argmax else tuning.launch_record("window_forward", x, op)
+    pairs = tuning.launch_record("pairs_forward", x, op, keep_argmax) if value_bytes == 2 else None
+    if window is not None and x.storage_offset() % vector == 0:  # wide aligned loads
         width_needed = (size + 2 * vector - 2) // vector * vector
         window_forward_kernel[(ceil_div(n_rows, window.rows),)](
-            x,
-            out,
-            *pooled,
-            n_rows * size,
-            MAP_SIZE=size,
-            VECTOR=vector,
-            WINDOW=width_needed,
-            BLOCK_WINDOW=next_power_of_two(width_needed),
-            BLOCK_ROWS=window.rows,
-            **flags,
+            x, out, *pooled, n_rows * size, MAP_SIZE=size, VECTOR=vector, WINDOW=width_needed,
+            BLOCK_WINDOW=next_power_of_two(width_needed), BLOCK_ROWS=window.rows, **op_flags(op),
             num_warps=window.warps,
-        )
-    elif isinstance(pairs, tuning.BlockConfig) and n_rows % 2 == 0 and x.storage_offset() % 2 == 0:
+        )  # fmt: skip
+    elif pairs is not None and n_rows % 2 == 0 and x.storage_offset() % 2 == 0:
         pairs_forward_kernel[(ceil_div(n_rows // 2, pairs.rows),)](
-            x.view(-1).view(torch.int32),
-            out,
-            argmax,
-            *pooled,
-            MAP_SIZE=size,
-            BLOCK_ROWS=pairs.rows,
-            BLOCK_COLS=pairs.cols,
-            **flags,
-            KEEP_ARGMAX=keep_argmax,
-            EVEN=(n_rows // 2) % pairs.rows == 0,
-            FLOAT16=x.dtype == torch.float16,
-            num_warps=pairs.warps,
-        )
+            x.view(-1).view(torch.int32), out, argmax, *pooled, MAP_SIZE=size, BLOCK_ROWS=pairs.rows,
+            BLOCK_COLS=pairs.cols, **op_flags(op), KEEP_ARGMAX=keep_argmax, EVEN=(n_rows // 2) % pairs.rows == 0,
+            FLOAT16=x.dtype == torch.float16, num_warps=pairs.warps,
+        )  # fmt: skip
     else:
-        record = tuning.config(tuning.ShapeClass("short_forward", value_bytes, op, keep_argmax), x.device, None)
-        if not isinstance(record, tuning.BlockConfig):
-            record = tuning.BlockConfig(128, 16, 4)
-        key_bits = 0
-        if keep_argmax and record.argmax_method != "reduce":  # the int32 key holds only 16-bit values
-            key_bits = 32 if value_bytes == 2 and record.argmax_method in ("auto", "key32") else 64
+        record = tuning.launch_record("short_forward", x, op, keep_argmax)
         short_forward_kernel[(ceil_div(n_rows, record.rows),)](
-            x,
-            out,
-            argmax,
-            *pooled,
-            MAP_SIZE=size,
-            BLOCK_ROWS=record.rows,
-            BLOCK_COLS=record.cols,
-            **flags,
-            KEEP_ARGMAX=keep_argmax,
-            EVEN_ROWS=n_rows % record.rows == 0,
-            KEY_BITS=key_bits,
-            num_warps=record.warps,
-        )
+            x, out, argmax, *pooled, MAP_SIZE=size, BLOCK_ROWS=record.rows, BLOCK_COLS=record.cols, **op_flags(op),
+            KEEP_ARGMAX=keep_argmax, EVEN_ROWS=n_rows % record.rows == 0,
+            KEY_BITS=_key_bits(record, value_bytes) if keep_argmax else 0, num_warps=record.warps,
+        )  # fmt: skip
     return argmax
+
+
+def _key_bits(record: tuning.BlockConfig, value_bytes: int) -> int:
+    """How `first_argmax` finds the first maximum: 0 (value, position) pairs, else a packed key of 32 or 64 bits."""
+    if record.argmax_method == "reduce":
+        return 0
+    return 32 if value_bytes == 2 and record.argmax_method in ("auto", "key32") else 64  # int32 keys: 16-bit values
 
 
 def backward_supported(op: str) -> bool:
@@ -577,25 +343,10 @@ def backward_supported(op: str) -> bool:
 def backward(grad: torch.Tensor, argmax: torch.Tensor | None, grad_x: torch.Tensor, op: str) -> None:
     """Write the input gradient `grad_x` of short NCHW maps, whole rows per program in aligned flat chunks."""
     n_images, channels, height, width = grad_x.shape
-    size, n_rows, value_bytes = height * width, n_images * channels, grad_x.element_size()
-    record = tuning.config(tuning.ShapeClass("short_backward", value_bytes, op), grad_x.device, None)
-    if not isinstance(record, tuning.BlockConfig):
-        record = tuning.BlockConfig(64, warps=8)
+    size, n_rows = height * width, n_images * channels
+    record = tuning.launch_record("short_backward", grad_x, op)
     short_backward_kernel[(ceil_div(n_rows, record.rows),)](
-        grad,
-        argmax,
-        grad_x,
-        n_rows,
-        channels,
-        n_rows * size,
-        *grad.stride(),
-        channels if op == "concat_pool" else 0,
-        1.0 / size,
-        MAP_SIZE=size,
-        ROWS=record.rows,
-        BLOCK=next_power_of_two(record.rows * size),
-        MEAN=op != "gmp",
-        MAX=op != "gap",
-        PACKED=record.packed and value_bytes == 2,
-        num_warps=record.warps,
-    )
+        grad, argmax, grad_x, n_rows, channels, n_rows * size, *grad.stride(), *mean_arguments(op, channels, size),
+        MAP_SIZE=size, ROWS=record.rows, BLOCK=next_power_of_two(record.rows * size), **op_flags(op),
+        PACKED=record.packed and grad_x.element_size() == 2, num_warps=record.warps,
+    )  # fmt: skip

@@ -10,7 +10,7 @@ pooling, whether the argmax is kept, and the map size and channel count in coars
 class up in the table of the GPU the tensor is on (`TABLES`, chosen by the device's name at run time: an H100 or an
 H200 gets its own; `measured_table` says None for every other GPU, which `gaplib.kernels.choose` then leaves to
 PyTorch unless `GAPLIB_KERNELS=1` opts in, and such a launch gets the H100's records, the closest measured) and falls
-back to a rule of thumb. A table entry
+back to a rule of thumb (`rule_of_thumb`); `launch_record` does all of that for one launch. A table entry
 `PYTORCH` says that PyTorch's own reduction was measured faster for that forward, so `gaplib.kernels` uses it.
 
 The tables come from `benchmarks/bench_gpu_pool.py --sweep` / `--variants`, which try candidate records through
@@ -31,19 +31,26 @@ from typing import NamedTuple
 
 import torch
 
+from .common import next_power_of_two
+
 __all__ = [
     "BlockConfig",
     "ShapeClass",
+    "CLASS_FIELDS",
+    "SHORT_DEFAULTS",
     "PYTORCH",
     "KERNELS",
     "TABLES",
     "config",
+    "launch_record",
     "measured_table",
     "override",
     "set_config",
     "table_name",
     "map_size_class",
     "channels_class",
+    "rule_of_thumb",
+    "shape_class",
 ]
 
 PYTORCH = "pytorch"  # a table value: PyTorch's own reduction is faster for this forward on this GPU
@@ -102,6 +109,20 @@ class ShapeClass(NamedTuple):
     channels: str | None = None  # channels_class(C), channels_last only
 
 
+# which fields of its ShapeClass a kernel's launches fill in (the others stay None)
+CLASS_FIELDS = {
+    "rows_forward": ("op", "keeps_argmax", "map_size"),
+    "rows_backward": ("op", "map_size"),
+    "channels_last_forward": ("op", "keeps_argmax", "map_size", "channels"),
+    "channels_last_backward": ("op", "map_size", "channels"),
+    "short_forward": ("op", "keeps_argmax"),
+    "window_forward": ("op",),
+    "pairs_forward": ("op", "keeps_argmax"),
+    "short_backward": ("op",),
+}
+OPTIONAL = ("window_forward", "pairs_forward")  # kernels a launcher skips where their record is not a BlockConfig
+
+
 def map_size_class(size: int) -> str:
     """Coarse class of a map of `size` = H * W values: "short" (<= 64), "mid" (<= 2048) or "long"."""
     return "short" if size <= 64 else "mid" if size <= 2048 else "long"
@@ -112,7 +133,60 @@ def channels_class(channels: int) -> str:
     return "wide" if channels >= 512 else "mid" if channels >= 128 else "narrow"
 
 
+def shape_class(kernel: str, x: torch.Tensor, op: str, keeps_argmax: bool | None = None) -> ShapeClass:
+    """The table key of a launch of `kernel` on `x` (N, C, H, W), with the fields `CLASS_FIELDS` names for it."""
+    _, channels, height, width = x.shape
+    fields = dict(
+        op=op,
+        keeps_argmax=keeps_argmax,
+        map_size=map_size_class(height * width),
+        channels=channels_class(channels),
+    )
+    return ShapeClass(kernel, x.element_size(), **{name: fields[name] for name in CLASS_FIELDS[kernel]})
+
+
+def rule_of_thumb(kernel: str, x: torch.Tensor) -> BlockConfig | None:
+    """The record of a launch on `x` whose class no table names: the short maps' `SHORT_DEFAULTS`, else a tile.
+
+    A tile grows along its contiguous side first: up to 8 KiB of a map per step for the NCHW forward, 2048 values
+    for its backward, 512 bytes of channels for channels_last; rows then fill it up to 2048 values (4096 for the
+    channels_last forward). A forward tile of more than 2048 values gets 8 warps, every other 4.
+    """
+    n_images, channels, height, width = x.shape
+    size, n_rows, value_bytes = height * width, n_images * channels, x.element_size()
+    if kernel in SHORT_DEFAULTS:
+        return SHORT_DEFAULTS[kernel]
+    forward = kernel.endswith("forward")
+    if kernel.startswith("channels_last"):
+        cols = min(next_power_of_two(channels), 512 // value_bytes)
+        rows = max(1, min(next_power_of_two(size), (4096 if forward else 2048) // cols))
+    else:
+        cols = min(next_power_of_two(size), 8192 // value_bytes if forward else 2048)
+        rows = max(1, min(next_power_of_two(n_rows), 2048 // cols))
+    return BlockConfig(rows=rows, cols=cols, warps=8 if forward and rows * cols > 2048 else 4)
+
+
+def launch_record(kernel: str, x: torch.Tensor, op: str, keeps_argmax: bool | None = None) -> BlockConfig | None:
+    """The BlockConfig a launch of `kernel` on `x` uses: `config` of its `shape_class`, else its `rule_of_thumb`.
+
+    A record that is not a BlockConfig (None, or `PYTORCH`, which `gaplib.kernels.choose` acts on) means the rule
+    of thumb, but for the kernels in `OPTIONAL`, which it switches off (None).
+    """
+    default = rule_of_thumb(kernel, x)
+    record = config(shape_class(kernel, x, op, keeps_argmax), x.device, default)
+    if isinstance(record, BlockConfig):
+        return record
+    return None if kernel in OPTIONAL else default
+
+
 S, B = ShapeClass, BlockConfig
+# Fixed records of the short-map kernels where no table names their class (None: the kernel is not used)
+SHORT_DEFAULTS: dict[str, BlockConfig | None] = {
+    "short_forward": B(rows=128, cols=16, warps=4),
+    "window_forward": None,
+    "pairs_forward": B(rows=64, cols=16, warps=4),
+    "short_backward": B(rows=64, warps=8),
+}
 # Measured on an H100 80GB HBM3 (132 SMs, 3.0 TB/s copy) with benchmarks/bench_gpu_pool.py --sweep / --variants.
 H100: dict[ShapeClass, BlockConfig | str | None] = {
     # NCHW maps of at most 64 values, the general kernel: float32 (an int64 key finds the first maximum) ...
