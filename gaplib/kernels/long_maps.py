@@ -76,17 +76,8 @@ if triton is not None:
         return sums, maxima, argmaxes
 
     @triton.jit
-    def finish_forward(total, maximum, argmax, out_pointer, argmax_pointer, partial_sums, partial_maxima,
-                       partial_argmaxes, counters, group, span, n_spans, n_rows, rows, image, channel, mask,
-                       out_image_stride, mean_column, inverse_size, AXIS: tl.constexpr, MEAN: tl.constexpr,
-                       MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr, SPLIT: tl.constexpr):  # fmt: skip
-        """Reduce the running tiles along AXIS and write the results of maps `rows` (`image, channel`).
-
-        SPLIT: this program stores its span's float32 partials (row `span` of each (n_spans, n_rows) buffer) and
-        counts itself done on its group's counter (an atomic with acquire-release order, after a barrier, so every
-        thread's partials are visible first); the one that sees n_spans - 1 combines them, writes the results and
-        sets the counter back to 0 for the next launch.
-        """
+    def reduce_tiles(total, maximum, argmax, rows, AXIS: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr):
+        """The running tiles reduced along AXIS: each map's sum, maximum and argmax (the first maximum)."""
         sums = tl.sum(total, axis=AXIS)
         maxima = sums  # (not stored unless MAX)
         argmaxes = rows  # (not stored unless KEEP_ARGMAX)
@@ -94,6 +85,20 @@ if triton is not None:
             maxima, argmaxes = tl.reduce((maximum, argmax), AXIS, first_max_pair)
         elif MAX:
             maxima = tl.reduce(maximum, AXIS, nan_max)
+        return sums, maxima, argmaxes
+
+    @triton.jit
+    def store_forward(out_pointer, argmax_pointer, partial_sums, partial_maxima, partial_argmaxes, counters, group,
+                      span, n_spans, n_rows, rows, image, channel, mask, sums, maxima, argmaxes, out_image_stride,
+                      mean_column, inverse_size, MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr,
+                      SPLIT: tl.constexpr):  # fmt: skip
+        """Write the results of maps `rows` (`image, channel`); SPLIT: this span's partials, the last span all of them.
+
+        A split program stores its float32 partials (row `span` of each (n_spans, n_rows) buffer) and counts itself
+        done on its group's counter (an atomic with acquire-release order, after a barrier, so every thread's
+        partials are visible first); the one that sees n_spans - 1 combines them, writes the results and sets the
+        counter back to 0 for the next launch.
+        """
         if SPLIT:
             where = span * n_rows + rows
             if MEAN:
@@ -141,11 +146,11 @@ if triton is not None:
             total, maximum, argmax = fold(
                 total, maximum, argmax, values, masked_values, positions[None, :], MEAN, MAX, KEEP_ARGMAX
             )
+        sums, maxima, argmaxes = reduce_tiles(total, maximum, argmax, rows, AXIS=1, MAX=MAX, KEEP_ARGMAX=KEEP_ARGMAX)
         image, channel = image_and_channel(rows, channels)
-        finish_forward(total, maximum, argmax, out_pointer, argmax_pointer, partial_sums, partial_maxima,
-                       partial_argmaxes, counters, group, span, n_spans, n_rows, rows, image, channel, row_mask,
-                       out_image_stride, mean_column, inverse_size, AXIS=1, MEAN=MEAN, MAX=MAX,
-                       KEEP_ARGMAX=KEEP_ARGMAX, SPLIT=SPLIT)  # fmt: skip
+        store_forward(out_pointer, argmax_pointer, partial_sums, partial_maxima, partial_argmaxes, counters, group,
+                      span, n_spans, n_rows, rows, image, channel, row_mask, sums, maxima, argmaxes,
+                      out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX, SPLIT)  # fmt: skip
 
     @triton.jit
     def channels_last_forward_kernel(x_pointer, out_pointer, argmax_pointer, partial_sums, partial_maxima,
@@ -175,10 +180,11 @@ if triton is not None:
             total, maximum, argmax = fold(
                 total, maximum, argmax, values, masked_values, positions[:, None], MEAN, MAX, KEEP_ARGMAX
             )
-        finish_forward(total, maximum, argmax, out_pointer, argmax_pointer, partial_sums, partial_maxima,
-                       partial_argmaxes, counters, group, span, n_spans, n_rows, image * channels + channel, image,
-                       channel, channel_mask, out_image_stride, mean_column, inverse_size, AXIS=0, MEAN=MEAN,
-                       MAX=MAX, KEEP_ARGMAX=KEEP_ARGMAX, SPLIT=SPLIT)  # fmt: skip
+        rows = image * channels + channel
+        sums, maxima, argmaxes = reduce_tiles(total, maximum, argmax, rows, AXIS=0, MAX=MAX, KEEP_ARGMAX=KEEP_ARGMAX)
+        store_forward(out_pointer, argmax_pointer, partial_sums, partial_maxima, partial_argmaxes, counters, group,
+                      span, n_spans, n_rows, rows, image, channel, channel_mask, sums, maxima, argmaxes,
+                      out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX, SPLIT)  # fmt: skip
 
     @triton.jit
     def gradient_tile(hit, max_gradient, mean_gradient, BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr,
