@@ -187,18 +187,6 @@ if triton is not None:
                       out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX, SPLIT)  # fmt: skip
 
     @triton.jit
-    def gradient_tile(hit, max_gradient, mean_gradient, BLOCK_ROWS: tl.constexpr, BLOCK_COLS: tl.constexpr,
-                      MEAN: tl.constexpr, MAX: tl.constexpr):  # fmt: skip
-        """A tile of the input gradient: the max's gradient where `hit` (its argmax), plus the mean's everywhere."""
-        if MAX:
-            values = tl.where(hit, max_gradient, 0.0)
-            if MEAN:
-                values += mean_gradient
-        else:
-            values = tl.broadcast_to(mean_gradient, (BLOCK_ROWS, BLOCK_COLS))
-        return values
-
-    @triton.jit
     def rows_backward_kernel(grad_pointer, argmax_pointer, grad_x_pointer, n_rows, channels, map_size,
                              grad_image_stride, grad_column_stride, mean_column, inverse_size,
                              MEAN: tl.constexpr, MAX: tl.constexpr,
@@ -211,8 +199,12 @@ if triton is not None:
         max_gradient, argmax, mean_gradient = load_gradients(grad_pointer, argmax_pointer, rows, image, channel,
                                                              row_mask, grad_image_stride, grad_column_stride,
                                                              mean_column, inverse_size, MEAN, MAX)  # fmt: skip
-        hit = positions[None, :] == argmax[:, None]
-        values = gradient_tile(hit, max_gradient[:, None], mean_gradient[:, None], BLOCK_ROWS, BLOCK_COLS, MEAN, MAX)
+        if MAX:
+            values = tl.where(positions[None, :] == argmax[:, None], max_gradient[:, None], 0.0)
+            if MEAN:
+                values += mean_gradient[:, None]
+        else:
+            values = tl.broadcast_to(mean_gradient[:, None], (BLOCK_ROWS, BLOCK_COLS))
         mask = row_mask[:, None] & (positions < map_size)[None, :]
         tl.store(
             grad_x_pointer + rows[:, None] * map_size + positions[None, :],
@@ -235,8 +227,12 @@ if triton is not None:
                                                              image, channel, channel_mask, grad_image_stride,
                                                              grad_column_stride, mean_column, inverse_size,
                                                              MEAN, MAX)  # fmt: skip
-        hit = positions[:, None] == argmax[None, :]
-        values = gradient_tile(hit, max_gradient[None, :], mean_gradient[None, :], BLOCK_ROWS, BLOCK_COLS, MEAN, MAX)
+        if MAX:
+            values = tl.where(positions[:, None] == argmax[None, :], max_gradient[None, :], 0.0)
+            if MEAN:
+                values += mean_gradient[None, :]
+        else:
+            values = tl.broadcast_to(mean_gradient[None, :], (BLOCK_ROWS, BLOCK_COLS))
         mask = (positions < map_size)[:, None] & channel_mask[None, :]
         tl.store(
             grad_x_pointer + image * map_size * channels + positions[:, None] * channels + channel[None, :],

@@ -172,10 +172,9 @@ if triton is not None:
         return total, maximum, argmax
 
     @triton.jit
-    def store_pair_row(total, maximum, argmax, shared_sum, shared_max, shared_position, out_pointer, argmax_pointer,
-                       rows, channels, pair_mask, out_image_stride, mean_column, inverse_size,
-                       MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr):  # fmt: skip
-        """Reduce one row's tiles, merge in the value of the word it shares with the other row of its pair, store."""
+    def pair_result(total, maximum, argmax, shared_sum, shared_max, shared_position,
+                    MEAN: tl.constexpr, MAX: tl.constexpr, KEEP_ARGMAX: tl.constexpr):  # fmt: skip
+        """Reduce one row's tiles and merge in the value of the word it shares with the other row of its pair."""
         sums = tl.sum(total, axis=1) + shared_sum
         maxima = sums  # (not stored unless MAX)
         argmaxes = shared_position  # (not stored unless KEEP_ARGMAX)
@@ -184,9 +183,7 @@ if triton is not None:
             maxima, argmaxes = first_max_pair(maxima, argmaxes, shared_max, shared_position)
         elif MAX:
             maxima = nan_max(tl.reduce(maximum, 1, nan_max), shared_max)
-        image, channel = image_and_channel(rows, channels)
-        store_pooled(out_pointer, argmax_pointer, rows, image, channel, pair_mask, sums, maxima, argmaxes,
-                     out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
+        return sums, maxima, argmaxes
 
     @triton.jit
     def pairs_forward_kernel(word_pointer, out_pointer, argmax_pointer, n_rows, channels,
@@ -226,13 +223,17 @@ if triton is not None:
             max_low = tl.full((BLOCK_ROWS,), float("-inf"), dtype=tl.float32)
             max_high = max_low
         last = tl.full((BLOCK_ROWS,), MAP_SIZE - 1, dtype=tl.int32)
-        store_pair_row(total_a, maximum_a, argmax_a, low, max_low, last, out_pointer, argmax_pointer, 2 * pairs,
-                       channels, pair_mask, out_image_stride, mean_column, inverse_size,
-                       MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
+        sums_a, maxima_a, argmaxes_a = pair_result(total_a, maximum_a, argmax_a, low, max_low, last,
+                                                   MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
         first = tl.zeros((BLOCK_ROWS,), dtype=tl.int32)
-        store_pair_row(total_b, maximum_b, argmax_b, high, max_high, first, out_pointer, argmax_pointer, 2 * pairs + 1,
-                       channels, pair_mask, out_image_stride, mean_column, inverse_size,
-                       MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
+        sums_b, maxima_b, argmaxes_b = pair_result(total_b, maximum_b, argmax_b, high, max_high, first,
+                                                   MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
+        image, channel = image_and_channel(2 * pairs, channels)
+        store_pooled(out_pointer, argmax_pointer, 2 * pairs, image, channel, pair_mask, sums_a, maxima_a, argmaxes_a,
+                     out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
+        image, channel = image_and_channel(2 * pairs + 1, channels)
+        store_pooled(out_pointer, argmax_pointer, 2 * pairs + 1, image, channel, pair_mask, sums_b, maxima_b,
+                     argmaxes_b, out_image_stride, mean_column, inverse_size, MEAN, MAX, KEEP_ARGMAX)  # fmt: skip
 
     @triton.jit
     def bits16(values, dtype: tl.constexpr):
