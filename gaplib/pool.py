@@ -10,6 +10,8 @@ backward scatters the gradient to the argmax it saved: one gradient rule everywh
 each map in row-major order gets it all, as in `nn.AdaptiveMaxPool2d`, fastai and gaplib's kernels), where
 `amax` would share it among tied maxima; on a CPU it is also the faster backward
 (`benchmarks/bench_pools.py --backward` measures both).
+All three compile under `torch.compile(..., fullgraph=True)` (the kernels are `torch.library` ops there) and
+differentiate twice and in forward mode, as PyTorch's modules do.
 
 `gem` (generalized mean) and `lse_pool` (log-sum-exp) sit between average and max pooling, with a
 knob (`p`, `r`) that can be learned; they always use PyTorch.

@@ -2,7 +2,9 @@
 
 The GPU tests need CUDA and skip elsewhere. On a CPU-only machine the tests check that the module
 imports and that `available` says no, and (when Triton >= 3.8 is installed) run the kernels' logic on tiny
-inputs through Triton's CPU interpreter in a subprocess (tests/_kernel_interpreter.py, tests/_kernel_autograd.py).
+inputs through Triton's CPU interpreter in a subprocess (tests/_kernel_interpreter.py, tests/_kernel_autograd.py:
+values, gradients, double backward, forward mode, gradcheck / gradgradcheck in float64, one tie rule).
+tests/test_kernel_compile.py checks them under torch.compile.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from _kernel_helpers import DTYPES, layout, needs_cuda, ref_grad, ref_pool
 from torch import nn
 
 from gaplib import kernels, pool
-from gaplib.kernels import tuning
+from gaplib.kernels import function, tuning
 from gaplib.kernels.common import triton
 
 # (N, C, H, W): 1x1 maps, the 7x7 of ResNet heads, odd sizes, C not a power of two,
@@ -75,6 +77,24 @@ def test_gaplib_kernels_env_is_checked(monkeypatch):
         kernels.function.switch()
 
 
+@pytest.mark.skipif(triton is None, reason="Triton is not installed")
+def test_one_decision_per_call_read_from_metadata(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors count as available; `run` is replaced: no launch
+    monkeypatch.setattr(pool, "KERNEL_MIN_NUMEL", 0)
+    seen, real = [], function.forward_spelling
+    monkeypatch.setattr(function, "forward_spelling", lambda x, *rest: seen.append(x) or real(x, *rest))
+    monkeypatch.setattr(function, "run", lambda x, op, decided: decided)
+    channels_last = torch.randn(2, 64, 7, 7).contiguous(memory_format=torch.channels_last)
+    strided = channels_last[:, ::2]  # neither layout: the kernels read an NCHW copy
+    for x, read in [(torch.randn(2, 3, 9, 9),) * 2, (channels_last,) * 2, (strided, strided.contiguous())]:
+        for op, fn in [("gap", pool.gap), ("gmp", pool.gmp), ("concat_pool", pool.concat_pool)]:
+            seen.clear()
+            decided = fn(x)
+            assert len(seen) == 1 and seen[0] is x, f"{op}: decided once, on x itself (no copy)"
+            assert decided == function.plan(read, op), f"{op}: judged as the layout the kernels read"
+            assert kernels.choose(x, op) == ("kernels" if decided.kernel_forward else "pytorch forward")
+
+
 def _triton_version() -> tuple[int, ...]:
     return tuple(int(p) for p in triton.__version__.split(".")[:2] if p.isdigit())
 
@@ -106,10 +126,13 @@ def test_double_backward_and_forward_mode_through_the_triton_interpreter():
 
 # ----------------------------------------------------------------------------------------------- GPU
 @needs_cuda
-def test_double_backward_and_forward_mode_on_the_gpu():
-    from _kernel_autograd import check
+def test_double_backward_and_forward_mode_on_the_gpu(monkeypatch):
+    from _kernel_autograd import check, check_one_tie_rule, gradchecks
 
+    monkeypatch.setenv("GAPLIB_KERNELS", "1")  # gaplib.pool picks the kernels on any GPU (the tie-rule check)
     check("cuda")
+    gradchecks("cuda")
+    check_one_tie_rule("cuda")
 
 
 @needs_cuda

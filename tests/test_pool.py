@@ -124,12 +124,12 @@ def test_one_tie_rule_the_first_maximum_gets_the_gradient(fn, dtype, device, cha
     assert mine.grad[0, 0].flatten()[0] == 1 and mine.grad[0, 0].sum() == 1, "a tied map's first value gets it all"
 
 
-@pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="GPU only: above KERNEL_MIN_NUMEL a CUDA tensor may go to the kernels"
-)
+@pytest.mark.parametrize("device", [d for d in TIE_DEVICES if d != "mps"])
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
-def test_tie_rule_is_the_same_above_the_kernels_threshold(dtype):
-    x = torch.randint(0, 3, (64, 256, 16, 16), device="cuda").to(dtype)  # 4,194,304 values: at the threshold
+def test_tie_rule_is_the_same_above_the_kernels_threshold(dtype, device):
+    """At KERNEL_MIN_NUMEL values a CUDA tensor may go to the kernels, a CPU tensor stays on PyTorch: one rule."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 3, (64, 256, 16, 16), generator=g).to(device, dtype)  # 4,194,304 values: at the threshold
     assert x.numel() >= pool.KERNEL_MIN_NUMEL
     x[0, 0] = 0
     for fn in (pool.gmp, pool.concat_pool):
@@ -137,6 +137,7 @@ def test_tie_rule_is_the_same_above_the_kernels_threshold(dtype):
         fn(mine)[:, :256].float().sum().backward()
         nn.AdaptiveMaxPool2d(1)(theirs).float().sum().backward()
         assert torch.equal(mine.grad, theirs.grad), f"{fn.__name__}: same tie rule at any size"
+        assert mine.grad[0, 0].flatten()[0] == 1 and mine.grad[0, 0].sum() == 1, "a tied map's first value gets it all"
 
 
 def test_max_same_values_with_and_without_grad(x):
