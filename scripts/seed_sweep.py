@@ -105,9 +105,9 @@ def _nb05(seed: int) -> dict[str, tuple[float, float]]:
     from gaplib.pretrained import load_pretrained, split_body_head
     from gaplib.train import PLATEAU_TRAIN_ACC, set_seed
 
-    # 05's design: 60 training / 120 validation images, bs 20, fine_tune(7) at 48 px then fine_tune(4) at 96 px;
-    # control fine_tune(6) at 96 px = the same pixel-epochs ((7 + 1) * 48**2 + (4 + 1) * 96**2 = (6 + 1) * 96**2)
-    small, large, bs, epochs_small, epochs_large, lr, lr_mult = 48, 96, 20, 7, 4, 5e-3, 10
+    # 05's design: 60 training / 120 validation images, bs 20, fine_tune(7) at 48 px then fine_tune(6) at 96 px;
+    # control fine_tune(8) at 96 px = the same pixel-epochs ((7 + 1) * 48**2 + (6 + 1) * 96**2 = (8 + 1) * 96**2)
+    small, large, bs, epochs_small, epochs_large, lr, lr_mult = 48, 96, 20, 7, 6, 5e-3, 10
     epochs_control = ((epochs_small + 1) * small**2 + (epochs_large + 1) * large**2) // large**2 - 1
     path = shapes_folder(size=96, n_train=60, n_valid=120)
     device = default_device()
