@@ -5,16 +5,18 @@ is how anyone re-runs those seeds, on a CPU or a GPU, and the table it writes un
 those sentences point at (tests/test_seed_sweep.py checks that every such sentence has its rows). Each comparison
 rebuilds the notebook's experiment with gaplib (same data, models, epochs and lr) and records the margin the
 notebook's assert needs to be positive. Usage:
-  python scripts/seed_sweep.py [--seeds 0-5] [--only NAME ...] [--out benchmarks/reference/seed_sweep_cpu.csv]
+  python scripts/seed_sweep.py [--seeds 0-5] [--only NAME|NOTEBOOK ...] [--out FILE.csv] [--merge] [--list]
+(--only 04 runs all of notebook 04's comparisons; the default --out is benchmarks/reference/seed_sweep_<device>.csv)
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +57,7 @@ def _nb01(seed: int) -> dict[str, tuple[float, float]]:
         seeds=(seed,),
         epochs=36,
         lr=1e-2,
+        progress=False,
     )
     by = {r["config"]: r for r in rows}
     best_flat = max(by[k]["valid_acc"] for k in builders if k != "GAP")
@@ -65,8 +68,9 @@ def _nb01(seed: int) -> dict[str, tuple[float, float]]:
     }
 
 
-def _nb04(seed: int) -> dict[str, tuple[float, float]]:
-    """Notebook 04 section 4: each head at its plateau, GAP (linear NiN) vs FC and FC + dropout."""
+@functools.cache
+def _nb04_head(name: str, seed: int) -> dict:
+    """Notebook 04 section 4: one head trained to its plateau on one seed (its run_ablation row, with the model)."""
     from gaplib.data import VALID_SEED_OFFSET, make_loader, make_shapes
     from gaplib.experiments import run_ablation
     from gaplib.models import flatten_cnn, nin_net
@@ -74,19 +78,53 @@ def _nb04(seed: int) -> dict[str, tuple[float, float]]:
     size, widths = 32, (8, 16, 32)
     train = make_loader(make_shapes(500, size, seed=0), 32, shuffle=True)
     valid = make_loader(make_shapes(500, size, seed=VALID_SEED_OFFSET), 256)
-    heads = {
+    build, epochs = {
         "FC": (lambda: flatten_cnn(size, 6, widths), 20),
         "FC + dropout": (lambda: flatten_cnn(size, 6, widths, dropout=0.5), 32),
         "GAP (linear NiN)": (lambda: nin_net(6, widths), 30),
-    }
-    by = {}
-    for name, (build, epochs) in heads.items():
-        (by[name],) = run_ablation({name: build}, train, valid, seeds=(seed,), epochs=epochs, lr=1e-2)
-    gap, fc, drop = by["GAP (linear NiN)"], by["FC"], by["FC + dropout"]
+    }[name]
+    (row,) = run_ablation({name: build}, train, valid, seeds=(seed,), epochs=epochs, lr=1e-2, keep_models=True,
+                          progress=False)  # fmt: skip
+    return row
+
+
+def _nb04(seed: int) -> dict[str, tuple[float, float]]:
+    """Notebook 04 section 4: each head at its plateau, GAP (linear NiN) vs FC and FC + dropout."""
+    gap, fc, drop = (_nb04_head(name, seed) for name in ("GAP (linear NiN)", "FC", "FC + dropout"))
     return {
         "04-gap-beats-fc": (gap["valid_acc"], fc["valid_acc"]),
         "04-gap-beats-fc-dropout": (gap["valid_acc"], drop["valid_acc"]),
         "04-gap-overfits-less": (fc["overfit"], gap["overfit"]),
+    }
+
+
+def _centre_pointing(boxes, size: int) -> float:
+    """Pointing game of a map whose maximum is the centre pixel of every image (notebooks 04 and 07's control)."""
+    import torch
+
+    from gaplib.cam import pointing_game
+
+    centre = torch.zeros(len(boxes), size, size)
+    centre[:, size // 2, size // 2] = 1.0
+    return pointing_game(centre, boxes).float().mean().item()
+
+
+def _nb04_pointing(seed: int) -> dict[str, tuple[float, float]]:
+    """Notebook 04 section 5: pointing game of the true class's 4x4 map (upsampled to 32 px) vs the centre pixel."""
+    import torch
+
+    from gaplib.cam import pointing_game, upsample
+    from gaplib.data import VALID_SEED_OFFSET, make_shapes
+
+    valid = make_shapes(500, 32, seed=VALID_SEED_OFFSET)
+    model = _nb04_head("GAP (linear NiN)", seed)["model"]  # the same trained head as 04-gap-beats-fc's
+    with torch.no_grad():
+        maps = model.head[0](model.body(valid.images))[torch.arange(len(valid.labels)), valid.labels]
+    hits = pointing_game(upsample(maps, 32), valid.boxes).float().mean().item()
+    centre = _centre_pointing(valid.boxes, 32)
+    return {
+        "04-maps-point-below-centre": (centre, hits),
+        "04-maps-point-within-slack": (centre + 0.03, hits),
     }
 
 
@@ -215,6 +253,88 @@ def _nb06(seed: int) -> dict[str, tuple[float, float]]:
     }
 
 
+def _nb07(seed: int) -> dict[str, tuple[float, float]]:
+    """Notebook 07 section 3: boxes (IoU >= 0.5 at 20 % and at a held-out-tuned threshold) and pointing, per model."""
+    import torch
+
+    from gaplib.cam import box_iou, cam, cam_box, grad_cam, pointing_game, upsample
+    from gaplib.data import VALID_SEED_OFFSET, make_loader, make_shapes
+    from gaplib.models import flatten_cnn, gap_cnn
+    from gaplib.pool import GlobalMaxPool
+    from gaplib.train import PLATEAU_TRAIN_ACC, accuracy, fit, set_seed
+
+    size, n, widths, thresholds = 32, 6, (8, 16, 32), (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    epochs = {"GAP 4x4": 40, "GAP 8x8": 48, "GMP 4x4": 16, "GMP 8x8": 20, "flatten": 20}
+    train_set, valid = make_shapes(400, size, seed=0), make_shapes(300, size, seed=VALID_SEED_OFFSET)
+    tune = make_shapes(200, size, seed=20_000)
+    monitor = valid._replace(images=valid.images[:100], labels=valid.labels[:100], boxes=valid.boxes[:100])
+    train_dl, valid_dl = make_loader(train_set, 32, shuffle=True), make_loader(monitor, 256)
+
+    def build(name: str) -> torch.nn.Sequential:  # notebook 07's build(): GAP/GMP at 4x4/8x8 maps, or flatten
+        model = flatten_cnn(size, n, widths) if name == "flatten" else gap_cnn(n, widths)
+        if name.endswith("8x8"):
+            model.body = model.body[:-1]
+        if name.startswith("GMP"):
+            model.head[0] = GlobalMaxPool()
+        return model
+
+    def iou50(maps: torch.Tensor, boxes: torch.Tensor, threshold: float) -> float:
+        return (box_iou(cam_box(upsample(maps, size), threshold), boxes) >= 0.5).float().mean().item()
+
+    def scores(model: torch.nn.Module, name: str, class_shift: int = 0) -> dict[str, float]:
+        explain = cam if name.startswith("GAP") else grad_cam  # notebook 07's class_maps() and localization()
+        maps, tune_maps = (explain(model, s.images, (s.labels + class_shift) % n) for s in (valid, tune))
+        tuned = max(thresholds, key=lambda t: iou50(tune_maps, tune.boxes, t))
+        pointing = pointing_game(upsample(maps, size), valid.boxes).float().mean().item()
+        return {"20": iou50(maps, valid.boxes, 0.2), "tuned": iou50(maps, valid.boxes, tuned), "threshold": tuned,
+                "pt": pointing}  # fmt: skip
+
+    r, train_acc, valid_acc = {}, {}, {}
+    for name, n_epochs in epochs.items():
+        set_seed(seed)
+        model = build(name)
+        hist = fit(model, train_dl, valid_dl, epochs=n_epochs, lr=1e-2, seed=seed, progress=False)
+        train_acc[name], valid_acc[name] = hist.final_train_acc, accuracy(model, valid.images, valid.labels)
+        r[name] = scores(model.cpu().eval(), name)
+        if name == "GAP 4x4":
+            r["wrong class"] = scores(model, name, class_shift=1)
+            set_seed(seed)
+            r["untrained"] = scores(build(name).eval(), name)
+    w, h = (train_set.boxes[:, 2:] - train_set.boxes[:, :2]).mean(0).tolist()
+    centred = torch.tensor([size / 2 - w / 2, size / 2 - h / 2, size / 2 + w / 2, size / 2 + h / 2])
+    centred_iou = (box_iou(centred.expand(len(valid.boxes), 4), valid.boxes) >= 0.5).float().mean().item()
+    centre_pt = _centre_pointing(valid.boxes, size)
+    lead = {t: r["GAP 4x4"][t] - r["GMP 4x4"][t] for t in ("20", "tuned")}
+    return {
+        "07-plateau": (min(train_acc.values()), PLATEAU_TRAIN_ACC),
+        "07-flatten-lowest-valid": (min(v for k, v in valid_acc.items() if k != "flatten"), valid_acc["flatten"]),
+        "07-gap4-below-centred-box-at-20": (centred_iou, r["GAP 4x4"]["20"]),
+        "07-gap4-tuned-beats-centred-box": (r["GAP 4x4"]["tuned"], centred_iou),
+        "07-tuning-moves-gap-vs-gmp-4x4": (lead["tuned"], lead["20"]),
+        "07-gap8-beats-gmp8-tuned": (r["GAP 8x8"]["tuned"], r["GMP 8x8"]["tuned"]),
+        "07-gap8-best-tuned": (r["GAP 8x8"]["tuned"], max(r[k]["tuned"] for k in epochs if k != "GAP 8x8")),
+        "07-gap8-points-beat-4x4": (r["GAP 8x8"]["pt"], max(r["GAP 4x4"]["pt"], r["GMP 4x4"]["pt"])),
+        "07-gmp8-points-beat-gmp4": (r["GMP 8x8"]["pt"], r["GMP 4x4"]["pt"]),
+        "07-gap8-points-beat-centre": (r["GAP 8x8"]["pt"], centre_pt),
+        "07-gap8-tuned-beats-centred-box": (r["GAP 8x8"]["tuned"], centred_iou),
+        "07-gap4-points-beat-flatten": (r["GAP 4x4"]["pt"], r["flatten"]["pt"]),
+        "07-gap4-tuned-beats-flatten": (r["GAP 4x4"]["tuned"], r["flatten"]["tuned"]),
+        "07-gap4-tuned-beats-untrained": (r["GAP 4x4"]["tuned"], r["untrained"]["tuned"]),
+        "07-gap4-points-beat-untrained": (r["GAP 4x4"]["pt"], r["untrained"]["pt"]),
+        "07-gap4-tuned-beats-wrong-class": (r["GAP 4x4"]["tuned"], r["wrong class"]["tuned"]),
+        "07-gap4-points-beat-wrong-class": (r["GAP 4x4"]["pt"], r["wrong class"]["pt"]),
+        "07-gap4-threshold-above-gmp4": (r["GAP 4x4"]["threshold"], r["GMP 4x4"]["threshold"]),
+        "07-gap8-threshold-above-gmp8": (r["GAP 8x8"]["threshold"], r["GMP 8x8"]["threshold"]),
+        "07-gmp4-beats-gap4-at-20": (r["GMP 4x4"]["20"], r["GAP 4x4"]["20"]),
+        "07-gmp8-beats-gap8-at-20": (r["GMP 8x8"]["20"], r["GAP 8x8"]["20"]),
+        "07-gap4-beats-gmp4-tuned": (r["GAP 4x4"]["tuned"], r["GMP 4x4"]["tuned"]),
+        "07-gap8-vs-gmp8-pointing": (r["GAP 8x8"]["pt"], r["GMP 8x8"]["pt"]),
+        "07-gap4-vs-gmp4-pointing": (r["GAP 4x4"]["pt"], r["GMP 4x4"]["pt"]),
+        "07-flatten-vs-gap4-at-20": (r["flatten"]["20"], r["GAP 4x4"]["20"]),
+        "07-centre-points-vs-gap4": (centre_pt, r["GAP 4x4"]["pt"]),
+    }
+
+
 COMPARISONS = [
     Comparison(
         "01-gap-beats-every-flatten-head", "01", "GAP valid minus the best flatten head's, 240 images", 0.05, _nb01
@@ -223,6 +343,20 @@ COMPARISONS = [
     Comparison("04-gap-beats-fc", "04", "GAP (linear NiN) valid minus FC valid, each at its plateau", 0.1, _nb04),
     Comparison("04-gap-beats-fc-dropout", "04", "GAP (linear NiN) valid minus FC + dropout valid", 0.1, _nb04),
     Comparison("04-gap-overfits-less", "04", "FC's train - valid minus GAP's", 0.1, _nb04),
+    Comparison(
+        "04-maps-point-below-centre",
+        "04",
+        "centre pixel's pointing game minus the 4x4 GAP maps' (true class)",
+        0.0,
+        _nb04_pointing,
+    ),
+    Comparison(
+        "04-maps-point-within-slack",
+        "04",
+        "centre pixel's pointing + 0.03 minus the 4x4 maps' (the assert)",
+        0.0,
+        _nb04_pointing,
+    ),
     Comparison("05-control-plateau", "05", "control's eval-mode train acc (96 px only) minus 0.98", 0.0, _nb05),
     Comparison("05-stage1-plateau", "05", "progressive stage 1's eval-mode train acc (48 px) minus 0.98", 0.0, _nb05),
     Comparison("05-stage2-plateau", "05", "progressive stage 2's eval-mode train acc (96 px) minus 0.98", 0.0, _nb05),
@@ -249,6 +383,50 @@ COMPARISONS = [
     Comparison(
         "06-plateau-500-shift2", "06", "lowest eval-mode train acc of the pair, 500 images, shift=2", 0.0, _nb06
     ),
+    Comparison("07-plateau", "07", "lowest eval-mode train acc of the 5 models minus 0.98", 0.0, _nb07),
+    Comparison("07-flatten-lowest-valid", "07", "lowest valid acc of the 4 GAP/GMP models minus flatten's", 0.0, _nb07),
+    Comparison(
+        "07-gap4-below-centred-box-at-20", "07", "IoU>=0.5 share: centred box minus GAP 4x4 at 20 %", 0.0, _nb07
+    ),
+    Comparison("07-gap4-tuned-beats-centred-box", "07", "IoU>=0.5 share: GAP 4x4 tuned minus centred box", 0.0, _nb07),
+    Comparison("07-tuning-moves-gap-vs-gmp-4x4", "07", "IoU>=0.5, GAP 4x4 - GMP 4x4: tuned minus at 20 %", 0.08, _nb07),
+    Comparison("07-gap8-beats-gmp8-tuned", "07", "IoU>=0.5 tuned: GAP 8x8 minus GMP 8x8", 0.0, _nb07),
+    Comparison("07-gap8-best-tuned", "07", "IoU>=0.5 tuned: GAP 8x8 minus the best other model", 0.0, _nb07),
+    Comparison("07-gap8-points-beat-4x4", "07", "pointing: GAP 8x8 minus the better 4x4 model", 0.0, _nb07),
+    Comparison("07-gmp8-points-beat-gmp4", "07", "pointing: GMP 8x8 minus GMP 4x4", 0.0, _nb07),
+    Comparison("07-gap8-points-beat-centre", "07", "pointing: GAP 8x8 minus the centre pixel", 0.0, _nb07),
+    Comparison("07-gap8-tuned-beats-centred-box", "07", "IoU>=0.5: GAP 8x8 tuned minus the centred box", 0.0, _nb07),
+    Comparison("07-gap4-points-beat-flatten", "07", "pointing: GAP 4x4 CAM minus flatten Grad-CAM", 0.0, _nb07),
+    Comparison("07-gap4-tuned-beats-flatten", "07", "IoU>=0.5 tuned: GAP 4x4 CAM minus flatten Grad-CAM", 0.0, _nb07),
+    Comparison("07-gap4-tuned-beats-untrained", "07", "IoU>=0.5 tuned: GAP 4x4 minus untrained GAP 4x4", 0.0, _nb07),
+    Comparison("07-gap4-points-beat-untrained", "07", "pointing: GAP 4x4 minus untrained GAP 4x4", 0.0, _nb07),
+    Comparison(
+        "07-gap4-tuned-beats-wrong-class", "07", "IoU>=0.5 tuned: GAP 4x4 true class minus wrong class", 0.0, _nb07
+    ),
+    Comparison("07-gap4-points-beat-wrong-class", "07", "pointing: GAP 4x4 true class minus wrong class", 0.0, _nb07),
+    Comparison(
+        "07-gap4-threshold-above-gmp4",
+        "07",
+        "tuned threshold, GAP 4x4 minus GMP 4x4 (notebook: mean of seeds)",
+        0.0,
+        _nb07,
+    ),
+    Comparison(
+        "07-gap8-threshold-above-gmp8",
+        "07",
+        "tuned threshold, GAP 8x8 minus GMP 8x8 (notebook: mean of seeds)",
+        0.0,
+        _nb07,
+    ),
+    Comparison("07-gmp4-beats-gap4-at-20", "07", "IoU>=0.5 at 20 %: GMP 4x4 minus GAP 4x4 (printed)", 0.0, _nb07),
+    Comparison("07-gmp8-beats-gap8-at-20", "07", "IoU>=0.5 at 20 %: GMP 8x8 minus GAP 8x8 (printed)", 0.0, _nb07),
+    Comparison("07-gap4-beats-gmp4-tuned", "07", "IoU>=0.5 tuned: GAP 4x4 minus GMP 4x4 (printed)", 0.0, _nb07),
+    Comparison("07-gap8-vs-gmp8-pointing", "07", "pointing: GAP 8x8 minus GMP 8x8 (printed)", 0.0, _nb07),
+    Comparison("07-gap4-vs-gmp4-pointing", "07", "pointing: GAP 4x4 minus GMP 4x4 (printed)", 0.0, _nb07),
+    Comparison(
+        "07-flatten-vs-gap4-at-20", "07", "IoU>=0.5 at 20 %: flatten Grad-CAM minus GAP 4x4 CAM (printed)", 0.0, _nb07
+    ),
+    Comparison("07-centre-points-vs-gap4", "07", "pointing: the centre pixel minus GAP 4x4 (printed)", 0.0, _nb07),
 ]
 
 
@@ -261,53 +439,74 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
-def sweep(names: list[str], seeds: list[int], device: str) -> list[dict]:
-    """Run each experiment once per seed (comparisons that share one run share it) and return the rows."""
-    wanted = [c for c in COMPARISONS if c.name in names]
-    rows = []
+def sweep(names: list[str], seeds: list[int], device: str) -> Iterator[list[dict]]:
+    """Run each experiment once per seed (comparisons that share one run share it); yield each run's rows."""
+    unknown = sorted(set(names) - {c.name for c in COMPARISONS} - {c.notebook for c in COMPARISONS})
+    if unknown:
+        raise SystemExit(f"--only: no comparison or notebook named {unknown}; see --list")
+    wanted = [c for c in COMPARISONS if c.name in names or c.notebook in names]
     for run in dict.fromkeys(c.run for c in wanted):
         for seed in seeds:
             t0 = time.perf_counter()
             results = run(seed)
             seconds = time.perf_counter() - t0
-            for c in wanted:
-                if c.run is run:
-                    a, b = results[c.name]
-                    margin = a - b
-                    rows.append(dict(comparison=c.name, notebook=c.notebook, seed=str(seed), device=device,
-                                     a=f"{a:.4f}", b=f"{b:.4f}", margin=f"{margin:.4f}",
-                                     holds=str(margin > c.need), seconds=f"{seconds:.1f}"))  # fmt: skip
-                    print(f"{c.name:<34} seed {seed}: margin {margin:+.3f} (needs > {c.need}) {seconds:.0f} s")
-    return rows
+            rows = []
+            for c in (c for c in wanted if c.run is run):
+                a, b = results[c.name]
+                margin = a - b
+                rows.append(dict(comparison=c.name, notebook=c.notebook, seed=str(seed), device=device,
+                                 a=f"{a:.4f}", b=f"{b:.4f}", margin=f"{margin:.4f}",
+                                 holds=str(margin > c.need), seconds=f"{seconds:.1f}"))  # fmt: skip
+                print(f"{c.name:<38} seed {seed}: margin {margin:+.3f} (needs > {c.need}) {seconds:.0f} s", flush=True)
+            yield rows
+
+
+def write_table(out: Path, rows: list[dict], keep: list[dict]) -> list[dict]:
+    """Write `keep`'s rows that `rows` does not replace (same comparison and seed) and `rows`, in sweep order."""
+    new = {(r["comparison"], r["seed"]) for r in rows}
+    order = [c.name for c in COMPARISONS]
+    table = [r for r in keep if (r["comparison"], r["seed"]) not in new] + rows
+    table.sort(key=lambda r: (order.index(r["comparison"]) if r["comparison"] in order else len(order), int(r["seed"])))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(table)
+    return table
 
 
 def main() -> int:
-    """Run the sweep and write its table."""
+    """Run the sweep and write its table after each run, so a sweep cut short keeps the seeds it finished."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-5", help="seeds, e.g. 0-5 or 0,1,2 (default 0-5)")
-    parser.add_argument("--only", nargs="*", default=[c.name for c in COMPARISONS], help="comparisons to run")
+    parser.add_argument(
+        "--only", nargs="*", default=[c.name for c in COMPARISONS], help="comparisons or notebooks (e.g. 04) to run"
+    )
+    parser.add_argument("--list", action="store_true", help="print the comparisons and exit")
     parser.add_argument("--out", type=Path, default=None, help="CSV to write (default: seed_sweep_<device>.csv)")
     parser.add_argument(
         "--merge", action="store_true", help="keep the CSV's other rows (same comparison and seed: new)"
     )
     args = parser.parse_args()
+    if args.list:
+        for c in COMPARISONS:
+            print(f"{c.name:<38} needs > {c.need:<5} {c.what}")
+        return 0
     from gaplib.device import default_device
 
     device = default_device().type
-    rows = sweep(args.only, parse_seeds(args.seeds), device)
     out = args.out or ROOT / "benchmarks" / "reference" / f"seed_sweep_{device}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    keep = []
     if args.merge and out.exists():
         with out.open() as f:
-            new = {(r["comparison"], r["seed"]) for r in rows}
-            rows = [r for r in csv.DictReader(f) if (r["comparison"], r["seed"]) not in new] + rows
-        rows.sort(key=lambda r: ([c.name for c in COMPARISONS].index(r["comparison"]), int(r["seed"])))
-    with out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+            keep = list(csv.DictReader(f))
+    rows: list[dict] = []
+    table = keep
+    for batch in sweep(args.only, parse_seeds(args.seeds), device):
+        rows += batch
+        table = write_table(out, rows, keep)
     flipped = sorted({r["comparison"] for r in rows if r["holds"] != "True"})
-    print(f"wrote {len(rows)} rows to {out}; " + (f"did not hold on every seed: {flipped}" if flipped else "all held"))
+    print(f"wrote {len(table)} rows to {out}; " + (f"did not hold on every seed: {flipped}" if flipped else "all held"))
     return 0
 
 
