@@ -196,8 +196,9 @@ def test_compiled_model_replays_in_a_cuda_graph(monkeypatch):
     compiled = torch.compile(model, fullgraph=True, mode="reduce-overhead")  # Inductor + CUDA graphs
     for _ in range(4):  # warm-up runs, then replays of the recorded graph
         x = torch.randn(8, 2, 16, 16, device="cuda")
-        with torch.no_grad():
-            torch.testing.assert_close(compiled(x), model(x))
+        with torch.no_grad():  # Inductor's convolution and Linear round differently from eager's cuDNN and cuBLAS:
+            # on an H100, 64 channels, up to 1.4e-4 apart (3.5e-4 relative), above float32's default tolerance
+            torch.testing.assert_close(compiled(x), model(x), rtol=1e-3, atol=1e-3)
 
 
 if __name__ == "__main__":  # under TRITON_INTERPRET=1 GAPLIB_KERNELS=1: the kernels on CPU tensors
