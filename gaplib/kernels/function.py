@@ -101,16 +101,9 @@ def is_channels_last(x: torch.Tensor) -> bool:
 
 
 @_constant_when_traced
-def _table_says_pytorch(kernel: str, dtype: torch.dtype, op: str, map_size: str, channels: str | None, device) -> bool:
-    """True when `device`'s tuning table measured PyTorch's reduction faster for this forward's shape class."""
-    value_bytes = dtype.itemsize
-    if kernel == "channels_last_forward":
-        key = tuning.ShapeClass(kernel, value_bytes, op, keeps_argmax=False, map_size=map_size, channels=channels)
-    elif kernel == "short_forward":
-        key = tuning.ShapeClass(kernel, value_bytes, op, keeps_argmax=False)
-    else:
-        key = tuning.ShapeClass(kernel, value_bytes, op, keeps_argmax=False, map_size=map_size)
-    return tuning.config(key, device, None) == tuning.PYTORCH
+def _table_says_pytorch(key: tuple, device: torch.device) -> bool:
+    """True when `device`'s tuning table measured PyTorch's reduction faster for the forward of shape class `key`."""
+    return tuning.config(tuning.ShapeClass(*key), device, None) == tuning.PYTORCH
 
 
 def forward_spelling(x: torch.Tensor, op: str, keep_argmax: bool) -> str:
@@ -121,14 +114,12 @@ def forward_spelling(x: torch.Tensor, op: str, keep_argmax: bool) -> str:
     """
     if keep_argmax:
         return "kernel"
-    _, channels, height, width = x.shape
-    size = height * width
     if is_channels_last(x):
-        kernel, channel_class = "channels_last_forward", tuning.channels_class(channels)
+        kernel = "channels_last_forward"
     else:
-        kernel, channel_class = ("short_forward" if size <= SHORT_MAP else "rows_forward"), None
-    says_pytorch = _table_says_pytorch(kernel, x.dtype, op, tuning.map_size_class(size), channel_class, x.device)
-    return "pytorch" if says_pytorch else "kernel"
+        kernel = "short_forward" if x.shape[2] * x.shape[3] <= SHORT_MAP else "rows_forward"
+    key = tuning.shape_class(kernel, x, op, keeps_argmax=False)
+    return "pytorch" if _table_says_pytorch(tuple(key), x.device) else "kernel"
 
 
 class Plan(NamedTuple):
