@@ -806,7 +806,8 @@ def ncu_command(
     ncu: str, metrics: list[str], spec: Path, log: Path, n_cells: int, nvtx: bool = True, base_units: bool = True
 ) -> list[str]:
     """The `ncu` command line that profiles the cells of `spec` (metrics only, CSV into `log`)."""
-    cmd = [ncu, "--csv", *(["--print-units", "base"] if base_units else [])]
+    # the clocks stay as the timed run had them (ncu locks them to base clocks by default)
+    cmd = [ncu, "--csv", "--clock-control", "none", *(["--print-units", "base"] if base_units else [])]
     cmd += ["--metrics", ",".join(metrics), "--log-file", str(log)]
     if nvtx:
         cmd += ["--nvtx", "--nvtx-include", "gc_profile/", "--launch-count", str(12 * n_cells)]

@@ -317,6 +317,7 @@ def test_profile_lines_make_one_row_per_cell():
 
 def test_ncu_command_profiles_the_child_in_its_nvtx_range_with_the_metrics(tmp_path):
     cmd = bench.ncu_command("ncu", report.CORE_METRICS, tmp_path / "s.json", tmp_path / "log.csv", 5)
+    assert cmd[cmd.index("--clock-control") + 1] == "none", "ncu must leave the clocks as the timed run had them"
     assert cmd[0] == "ncu" and "--csv" in cmd and cmd[cmd.index("--metrics") + 1] == ",".join(report.CORE_METRICS)
     assert cmd[cmd.index("--nvtx-include") + 1] == "gc_profile/" and cmd[cmd.index("--launch-count") + 1] == "60"
     assert cmd[-2:] == ["--profile-child", str(tmp_path / "s.json")]
