@@ -295,6 +295,14 @@ def run_case(shape, dname: str, layout: str, bw: float, l2: int, kinds, with_cop
         rows.append(dict(zero, timing="graph"))
     if "compiled" in kinds and hasattr(torch, "_dynamo"):
         torch._dynamo.reset()  # one compile per case: no cache of earlier shapes, no recompile limit reached
+        # the backward is timed as many replays of one retained graph (retain_graph=True), which AOTAutograd's
+        # donated buffers forbid ("compiled with non-empty donated buffers"): the compiled max backward failed so
+        try:
+            from torch._functorch import config as functorch_config
+
+            functorch_config.donated_buffer = False
+        except (ImportError, AttributeError):  # a torch without the option has no donated buffers either
+            pass
     for op, impl, fn, compiled in contenders(kinds):
         row = dict(base, op=op, impl=impl)
         try:

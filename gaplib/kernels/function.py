@@ -271,6 +271,7 @@ class GlobalPool(torch.autograd.Function):
     def setup_context(ctx, inputs: tuple, output: tuple) -> None:
         x, op, _, _ = inputs
         ctx.mark_non_differentiable(output[1])
+        ctx.set_materialize_grads(False)  # else autograd fills a zero "gradient" of the argmax: one more kernel
         ctx.op = op
         ctx.like = (x.shape, x.stride(), x.dtype)
         ctx.save_for_backward(output[1])
@@ -279,6 +280,8 @@ class GlobalPool(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor, _grad_argmax: None) -> tuple[torch.Tensor, None, None, None]:
         (argmax,) = ctx.saved_tensors
+        if grad is None:  # gradients not materialized: nothing reached the pooled values
+            return None, None, None, None
         if torch.is_grad_enabled():  # create_graph=True: this backward must itself be differentiable
             return _backward_differentiable(grad, argmax, ctx.like, ctx.op), None, None, None
         return _backward(grad, argmax, ctx.like, ctx.op), None, None, None
