@@ -54,6 +54,11 @@ BACKED = {
     ("05", "the control scored higher at 96 px on each of seeds 0–2 we tried on a CPU"): [
         "05-control-beats-progressive-96"
     ],
+    ("05", "both findings and the control's lead held on each of seeds 0–2 too"): [
+        "05-no-carry-over",
+        "05-forgets-small-size",
+        "05-control-beats-progressive-96",
+    ],
     ("04", "on every seed we tried, 0–5, the maps scored below the centre"): [
         "04-maps-point-below-centre",
         "04-maps-point-within-slack",
@@ -125,7 +130,8 @@ def test_every_seed_sentence_is_backed_or_listed():
 def test_each_backed_sentence_matches_committed_rows_that_hold(key):
     nb, sentence = key
     names = {c.name for c in COMPARISONS}
-    table = rows("cpu")
+    device = "cuda" if "GPU" in sentence else "cpu"  # a sentence about a GPU run rests on the CUDA table
+    table = rows(device)
     seeds = sorted(
         {int(s) for lo, hi in re.findall(r"(\d+)\s*[–-]\s*(\d+)", sentence) for s in range(int(lo), int(hi) + 1)}
     )
@@ -134,9 +140,18 @@ def test_each_backed_sentence_matches_committed_rows_that_hold(key):
         assert comparison in names, f"{comparison} is not a comparison of scripts/seed_sweep.py"
         got = {int(r["seed"]): r for r in table if r["comparison"] == comparison}
         missing = [s for s in seeds if s not in got]
-        assert not missing, f"{comparison}: the notebook names seeds {missing} that have no committed CPU row"
+        assert not missing, f"{comparison}: the notebook names seeds {missing} that have no committed {device} row"
         flipped = [s for s in seeds if got[s]["holds"] != "True"]
         assert not flipped, f"{comparison}: did not hold on seeds {flipped}; print it, do not assert it"
+
+
+@pytest.mark.parametrize("comparison", sorted({c for names in BACKED.values() for c in names}))
+def test_each_backed_comparison_held_on_every_gpu_seed_run_too(comparison):
+    # what a notebook asserts must hold on a GPU machine as well: every CUDA row of a backed comparison holds
+    got = [r for r in rows("cuda") if r["comparison"] == comparison]
+    assert len(got) >= 3, f"{comparison}: fewer than 3 seeds in seed_sweep_cuda.csv"
+    flipped = sorted(int(r["seed"]) for r in got if r["holds"] != "True")
+    assert not flipped, f"{comparison}: did not hold on CUDA seeds {flipped}; print it there, do not assert it"
 
 
 def test_the_tables_have_the_sweeps_columns():
