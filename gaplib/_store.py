@@ -68,18 +68,46 @@ def files_of(root: Path) -> list[str]:
 
 
 def check_ours(root: Path, name: str) -> None:
-    """Refuse `root` if it exists, is not empty, and holds anything gaplib did not write there."""
+    """Refuse `root` if it exists, is not empty, and holds anything gaplib did not write there.
+
+    Another process may swap a new copy into `root` while this reads it (a rename: a new directory); a manifest
+    read from one copy and files from the other would look foreign, so a read during which `root` changed is redone.
+    """
+    why = None
+    for _ in range(10):
+        before = _identity(root)
+        try:
+            why = _why_not_ours(root, name)
+        except (FileNotFoundError, NotADirectoryError):  # moved away while being read: read it again
+            continue
+        if _identity(root) == before:
+            break
+    if why is not None:
+        raise ValueError(why)
+
+
+def _identity(root: Path) -> tuple[int, int] | None:
+    """(device, inode) of the directory `root` names now; None when there is none."""
+    try:
+        st = root.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _why_not_ours(root: Path, name: str) -> str | None:
+    """Why `root` must not be touched by gaplib (it holds something gaplib did not write), or None."""
     if not root.is_dir() or not any(root.iterdir()):
-        return
+        return None
     refuse = f"{name} {str(root)!r} already exists and is not a gaplib dataset"
     top = {p.name for p in root.iterdir()}
     if "manifest.json" not in top:
-        raise ValueError(f"{refuse} (no manifest.json); gaplib deletes only what it wrote: give a new folder")
+        return f"{refuse} (no manifest.json); gaplib deletes only what it wrote: give a new folder"
     if not top <= OURS:
-        raise ValueError(f"{refuse}: it holds {sorted(top - OURS)[0]!r}; move that away or give a new folder")
+        return f"{refuse}: it holds {sorted(top - OURS)[0]!r}; move that away or give a new folder"
     links = [p for p in root.rglob("*") if p.is_symlink()]
     if links:
-        raise ValueError(f"{refuse}: it holds the symbolic link {str(links[0])!r}; give a new folder")
+        return f"{refuse}: it holds the symbolic link {str(links[0])!r}; give a new folder"
     manifest = read_manifest(root)
     files = files_of(root)
     if manifest is not None:  # a readable manifest of ours: everything present must be listed in it
@@ -95,7 +123,8 @@ def check_ours(root: Path, name: str) -> None:
             )
         ]
     if extra:
-        raise ValueError(f"{name} {str(root)!r} holds {extra[0]!r}, which gaplib did not write; move it away first")
+        return f"{name} {str(root)!r} holds {extra[0]!r}, which gaplib did not write; move it away first"
+    return None
 
 
 def content_hash(root: Path, files: list[str]) -> str:
