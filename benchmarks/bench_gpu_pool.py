@@ -249,6 +249,20 @@ def time_contender(op: str, fn, xs, shape, dname: str, bw: float) -> dict:
     return row
 
 
+def keep_backward_buffers() -> None:
+    """Let compiled backwards run many times on one retained graph, as `time_backward` replays them.
+
+    AOTAutograd donates the saved buffers of a compiled backward by default, and a second backward over the same graph
+    then fails ("compiled with non-empty donated buffers"): the compiled max and concat backward did on an H100.
+    """
+    try:
+        from torch._functorch import config as functorch_config
+
+        functorch_config.donated_buffer = False
+    except (ImportError, AttributeError):  # a torch without the option has no donated buffers either
+        pass
+
+
 def run(cases, bw: float, l2: int, deadline: float = math.inf, csv_path: Path | None = None, kinds=KINDS) -> list[dict]:
     """Time every contender of `kinds` on every (shape, dtype, layout) case; one dict per (case, implementation).
 
@@ -259,6 +273,8 @@ def run(cases, bw: float, l2: int, deadline: float = math.inf, csv_path: Path | 
     """
     rows: list[dict] = []
     passes = [[k for k in kinds if k != "compiled"], ["compiled"] if "compiled" in kinds else []]
+    if "compiled" in kinds:
+        keep_backward_buffers()
     for n_pass, pass_kinds in enumerate(passes):
         for shape, dname, layout in cases if pass_kinds else []:
             if time.time() > deadline:
@@ -295,14 +311,6 @@ def run_case(shape, dname: str, layout: str, bw: float, l2: int, kinds, with_cop
         rows.append(dict(zero, timing="graph"))
     if "compiled" in kinds and hasattr(torch, "_dynamo"):
         torch._dynamo.reset()  # one compile per case: no cache of earlier shapes, no recompile limit reached
-        # the backward is timed as many replays of one retained graph (retain_graph=True), which AOTAutograd's
-        # donated buffers forbid ("compiled with non-empty donated buffers"): the compiled max backward failed so
-        try:
-            from torch._functorch import config as functorch_config
-
-            functorch_config.donated_buffer = False
-        except (ImportError, AttributeError):  # a torch without the option has no donated buffers either
-            pass
     for op, impl, fn, compiled in contenders(kinds):
         row = dict(base, op=op, impl=impl)
         try:
