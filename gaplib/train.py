@@ -11,6 +11,7 @@ own training set, measured in eval mode after training, is at least `PLATEAU_TRA
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -66,7 +67,8 @@ class History:
 
     The per-epoch `train_acc` is the running accuracy on the training batches in train mode (dropout on,
     BatchNorm on batch statistics), as the loop sees it; `final_train_acc` is measured once after training
-    in eval mode, like `valid_acc`, so the two compare like with like (`overfit`, `plateaued`).
+    in eval mode, like `valid_acc`, so the two compare like with like (`overfit`, `plateaued`). An epoch that
+    `fit(..., valid_each_epoch=False)` did not score has NaN valid loss and accuracy.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -178,12 +180,17 @@ def fit(
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool = True,
+    valid_each_epoch: bool = True,
 ) -> History:
     """Train `model` for `epochs` with AdamW + one-cycle LR; returns the per-epoch `History`.
 
     After the last epoch, the model's accuracy on `train_dl` is measured once in eval mode
     (`History.final_train_acc`; `History.plateaued` applies the course's plateau criterion to it) on the training
     images as they are: for a shift-augmented loader (`gaplib.data.make_loader(..., shift=k)`), its `unshifted` twin.
+
+    `valid_each_epoch=False` scores `valid_dl` after the last epoch only (the earlier epochs' valid loss and
+    accuracy are NaN): the same training and the same final numbers, about a fifth faster on small models,
+    for a comparison that reads only the final accuracies.
 
     `seed` fixes the batch order and dropout; call `set_seed` before building the model to fix its
     initial weights too. A NaN or inf loss stops training at once with a `FloatingPointError` naming the
@@ -197,6 +204,7 @@ def fit(
     check_number(weight_decay, "weight_decay", 0.0)
     check_int(seed, "seed", 0)
     check_bool(progress, "progress")
+    check_bool(valid_each_epoch, "valid_each_epoch")
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model has no trainable parameters: there is nothing for fit to train")
     device = resolve_device(device)
@@ -230,13 +238,14 @@ def fit(
             n += len(yb)
             if i + 1 < len(train_dl):
                 bar.step()
-        vl, va = evaluate(model, valid_dl, device)
+        scored = valid_each_epoch or epoch + 1 == epochs
+        vl, va = evaluate(model, valid_dl, device) if scored else (math.nan, math.nan)
         hist.train_loss.append(loss_sum / n)
         hist.train_acc.append(correct / n)
         hist.valid_loss.append(vl)
         hist.valid_acc.append(va)
         line = f"epoch {epoch + 1}/{epochs}: train loss {loss_sum / n:.3f} acc {correct / n:.3f}"
-        line += f" | valid loss {vl:.3f} acc {va:.3f}"
+        line += f" | valid loss {vl:.3f} acc {va:.3f}" if scored else " | valid not scored"
         bar.step(line)
         if progress:
             print(line)

@@ -126,6 +126,12 @@ ROWS = [
         TypeError,
         "progress must be True or False",
     ),
+    bad(
+        "run_ablation valid_each_epoch str",
+        lambda: experiments.run_ablation({"g": _net}, DL, DL, valid_each_epoch="no"),
+        TypeError,
+        "valid_each_epoch must be True or False",
+    ),
     bad("run_ablation builder 3", lambda: experiments.run_ablation({"g": 3}, DL, DL), TypeError, "must be callable"),
     bad(
         "run_ablation lrs []",

@@ -71,6 +71,12 @@ ROWS = [
     bad("fit weight_decay -1", lambda: train.fit(_net(), DL, DL, weight_decay=-1), ValueError, "weight_decay must be"),
     bad("fit weight_decay NaN", lambda: train.fit(_net(), DL, DL, weight_decay=math.nan), ValueError, "weight_decay"),
     bad("fit progress str", lambda: train.fit(_net(), DL, DL, progress="no"), TypeError, "progress must be True"),
+    bad(
+        "fit valid_each_epoch int",
+        lambda: train.fit(_net(), DL, DL, valid_each_epoch=0),
+        TypeError,
+        "valid_each_epoch must be True",
+    ),
     bad("fit device gpu", lambda: train.fit(_net(), DL, DL, device="gpu"), ValueError, "device must name a device"),
     bad("fit device 3", lambda: train.fit(_net(), DL, DL, device=3), TypeError, "device must be a torch.device"),
     bad(

@@ -180,6 +180,14 @@ def test_run_ablation_rows_hold_lr_and_history(loaders):
     assert rows[0]["history"].valid_acc[-1] == rows[0]["valid_acc"]
 
 
+def test_run_ablation_can_score_valid_after_training_only(loaders):
+    kwargs = {"seeds": [0], "epochs": 2, "progress": False}
+    every = run_ablation({"gap": tiny_gap}, *loaders, **kwargs)[0]
+    last = run_ablation({"gap": tiny_gap}, *loaders, valid_each_epoch=False, **kwargs)[0]
+    assert (last["valid_acc"], last["train_acc"]) == (every["valid_acc"], every["train_acc"])
+    assert math.isnan(last["history"].valid_acc[0]) and not math.isnan(every["history"].valid_acc[0])
+
+
 def test_run_ablation_lr_grid_trains_every_config_at_every_lr(loaders):
     rows = run_ablation(
         {"gap": tiny_gap, "flat": tiny_flat}, *loaders, seeds=[0, 1], epochs=1, lrs=[1e-3, 1e-2], progress=False

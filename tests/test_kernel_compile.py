@@ -87,8 +87,14 @@ def compare_with_eager(op: str, x: torch.Tensor, backend, channels_last: bool = 
         torch.testing.assert_close(compiled(x), model(x))
 
 
+def _is_fill(line: str) -> bool:
+    """Whether a graph line makes a constant-filled tensor (`aten.full`, `aten.zeros`...): work a backward can skip."""
+    return any(f"aten.{name}" in line for name in ("full", "zeros", "new_zeros", "zeros_like", "full_like"))
+
+
 def check_kernels_compile(device: str) -> None:
-    """With the kernels picked at every size, models compile whole and the graphs call gaplib's ops."""
+    """With the kernels picked at every size, models compile whole and the graphs call gaplib's ops; the backward
+    graph feeds the backward op the pooled values' gradient and the saved argmax, and fills no tensor of zeros."""
     old_min = pool.KERNEL_MIN_NUMEL
     pool.KERNEL_MIN_NUMEL = 0  # tiny test tensors go to the kernels too
     try:
@@ -99,7 +105,10 @@ def check_kernels_compile(device: str) -> None:
                     recorder = GraphRecorder()
                     compare_with_eager(op, x, recorder, channels_last)
                     assert any(OP_NAME in g for g in recorder.graphs), f"{op}: the kernels' op is not in the graph"
-                    assert any("global_pool_backward" in g for g in recorder.graphs), f"{op}: no backward op"
+                    backward = [g for g in recorder.graphs if "global_pool_backward" in g]
+                    assert backward, f"{op}: no backward op"
+                    fills = [line.strip() for g in backward for line in g.splitlines() if _is_fill(line)]
+                    assert not fills, f"{op}: the backward graph fills a tensor (a zero argmax gradient?): {fills}"
         for fn in (kernels.gap, kernels.gmp, kernels.concat_pool):  # called directly, under torch.no_grad too
             x = torch.randn(2, 3, 9, 9, device=device)
             torch._dynamo.reset()

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -36,6 +38,30 @@ def test_fit_measures_final_train_accuracy_in_eval_mode(loaders):
     assert hist.plateaued == (hist.final_train_acc >= train.PLATEAU_TRAIN_ACC)
 
 
+def test_fit_scoring_valid_only_after_the_last_epoch_trains_the_same_model(loaders):
+    tr, va = loaders
+    runs = {}
+    for each_epoch in (True, False):
+        train.set_seed(5)
+        model = _tiny()
+        hist = train.fit(model, tr, va, epochs=3, seed=5, device="cpu", progress=False, valid_each_epoch=each_epoch)
+        runs[each_epoch] = hist, model.state_dict()
+    (every, weights), (last, weights_last) = runs[True], runs[False]
+    assert all(torch.equal(weights[k], weights_last[k]) for k in weights), "scoring valid must not change training"
+    assert last.train_loss == every.train_loss and last.final_train_acc == every.final_train_acc
+    assert last.valid_acc[-1] == every.valid_acc[-1] and last.valid_loss[-1] == every.valid_loss[-1]
+    assert all(math.isnan(v) for v in last.valid_acc[:-1] + last.valid_loss[:-1]), "unscored epochs are NaN"
+    assert last.overfit == every.overfit and "3 epochs" in repr(last)
+
+
+def test_fit_says_which_epochs_it_did_not_score(loaders, capsys):
+    tr, va = loaders
+    train.fit(_tiny(), tr, va, epochs=2, device="cpu", progress=True, valid_each_epoch=False)
+    out = capsys.readouterr().out
+    assert "epoch 1/2: " in out and "valid not scored" in out.split("epoch 2/2")[0]
+    assert "valid loss" in out.split("epoch 2/2")[1]
+
+
 def test_plateau_criterion_is_one_threshold_on_eval_mode_train_accuracy():
     assert train.reached_plateau(train.PLATEAU_TRAIN_ACC) and train.reached_plateau(1.0)
     assert not train.reached_plateau(train.PLATEAU_TRAIN_ACC - 0.001)
@@ -48,10 +74,11 @@ def test_plateau_criterion_is_one_threshold_on_eval_mode_train_accuracy():
 
 def test_fit_learns(loaders):
     tr, va = loaders
+    train.set_seed(0)  # the initial weights do not depend on which tests ran before
     m = _tiny()
-    before = train.evaluate(m, va, "cpu")[0]
+    before = train.evaluate(m, tr, "cpu")[0]
     h = train.fit(m, tr, va, epochs=4, device="cpu", progress=False)
-    assert h.train_loss[-1] < h.train_loss[0] and h.valid_loss[-1] < before
+    assert h.train_loss[-1] < h.train_loss[0] and train.evaluate(m, tr, "cpu")[0] < before
 
 
 def test_fit_shows_progress(loaders, capsys):
