@@ -8,6 +8,7 @@ NOT_SWEPT with the reason; a new seed sentence that is neither fails the test.
 
 from __future__ import annotations
 
+import ast
 import csv
 import re
 import sys
@@ -169,3 +170,37 @@ def test_the_tables_have_the_sweeps_columns():
 def test_parse_seeds():
     assert parse_seeds("0-2,7") == [0, 1, 2, 7]
     assert parse_seeds("3") == [3]
+
+
+# notebook 06's copy of its seed-table rows (the SWEEP dict of section 5): row label -> (comparison, column)
+NB06_SWEEP_ROWS = {
+    "max pool − strided, 500 images": ("06-maxpool-beats-strided-500", "margin"),
+    "max pool − strided, 2000 images": ("06-pair-gap-halves-2000", "b"),
+    "ConvPool − all-conv, 500 images": ("06-convpool-beats-allconv-500", "margin"),
+    "ConvPool − all-conv, 2000 images": ("06-convpool-allconv-gap-shrinks-2000", "b"),
+    "max pool − strided, 500 images, shifts": ("06-shift-narrows-pair-gap-500", "b"),
+    "lowest train acc, 4 bodies, 500 images": ("06-plateau-500", "a"),
+    "lowest train acc, 4 bodies, 2000 images": ("06-plateau-2000", "a"),
+    "lowest train acc, pair with shifts": ("06-plateau-500-shift2", "a"),
+}
+
+
+def notebook_06_sweep() -> dict:
+    """The `SWEEP = {...}` literal of notebook 06's code cell that shows the seed table."""
+    path = next((ROOT / "notebooks").glob("06_*.ipynb"))
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and "\nSWEEP = {" in "\n" + cell.source:
+            tree = ast.parse(cell.source)
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "SWEEP":
+                    return ast.literal_eval(node.value)
+    raise AssertionError("notebook 06 has no `SWEEP = {...}` cell")
+
+
+def test_notebook_06_shows_the_seed_tables_numbers_exactly():
+    sweep = notebook_06_sweep()
+    assert set(sweep) == set(NB06_SWEEP_ROWS), "the rows notebook 06 shows are the ones this test maps"
+    for label, (comparison, column) in NB06_SWEEP_ROWS.items():
+        for device, shown in zip(("cpu", "cuda"), sweep[label]):
+            stored = {int(r["seed"]): float(r[column]) for r in rows(device) if r["comparison"] == comparison}
+            assert [stored.get(seed) for seed in (0, 1, 2)] == shown, f"{label} ({device}): {shown} vs {stored}"
