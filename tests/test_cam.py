@@ -179,10 +179,12 @@ def test_grad_cam_equals_torchcam(name, images):
 
 def test_grad_cam_works_with_frozen_weights(images):
     model = _warm(flatten_cnn(32, K, WIDTHS, hidden=32))
+    trainable = torch.stack([C.grad_cam(model, images, k) for k in range(K)])
     for p in model.parameters():
         p.requires_grad_(False)
-    out = C.grad_cam(model, images, 0)
-    assert out.shape == (6, 4, 4) and (out >= 0).all() and out.abs().sum() > 0
+    frozen = torch.stack([C.grad_cam(model, images, k) for k in range(K)])
+    assert frozen.shape == (K, 6, 4, 4) and (frozen >= 0).all() and frozen.abs().sum() > 0
+    torch.testing.assert_close(frozen, trainable)  # freezing the weights changes nothing
     assert all(p.grad is None for p in model.parameters())
 
 
