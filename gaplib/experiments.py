@@ -201,8 +201,16 @@ def run_ablation(
         set_seed(seed)
         model = check_model(builders[name]())
         t0 = time.perf_counter()
-        kwargs = {"epochs": epochs, "lr": rate, "seed": seed, "progress": False, "valid_each_epoch": valid_each_epoch}
-        hist = fit(model, train_dl, valid_dl, **kwargs)
+        hist = fit(
+            model,
+            train_dl,
+            valid_dl,
+            epochs=epochs,
+            lr=rate,
+            seed=seed,
+            progress=False,
+            valid_each_epoch=valid_each_epoch,
+        )
         train_acc = hist.final_train_acc
         row = {
             "config": name,

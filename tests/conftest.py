@@ -1,9 +1,6 @@
 """Shared test set-up: a headless matplotlib, seeded random numbers, a data folder in pytest's temporary space."""
 
-import random
-
 import matplotlib
-import numpy as np
 
 matplotlib.use("Agg")
 
@@ -11,24 +8,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-
-def _seed_everything() -> None:
-    random.seed(0)
-    np.random.seed(0)
-    torch.manual_seed(0)
+from gaplib.train import set_seed  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _seeded_module():
-    """Seed Python, NumPy and PyTorch before a module's fixtures are built (autouse: before the others of its scope)."""
-    _seed_everything()
+    """Seed Python, NumPy and PyTorch (`gaplib.train.set_seed`) before a module's fixtures are built (an autouse
+    fixture comes before the others of its scope)."""
+    set_seed(0)
 
 
 @pytest.fixture(autouse=True)
 def _seeded():
     """Seed them again before every test: what a test draws does not depend on which tests ran before it in the same
     worker (pytest-xdist hands files to workers in no fixed order)."""
-    _seed_everything()
+    set_seed(0)
 
 
 @pytest.fixture(autouse=True)

@@ -89,7 +89,7 @@ def compare_with_eager(op: str, x: torch.Tensor, backend, channels_last: bool = 
 
 def _is_fill(line: str) -> bool:
     """Whether a graph line makes a constant-filled tensor (`aten.full`, `aten.zeros`...): work a backward can skip."""
-    return any(f"aten.{name}" in line for name in ("full", "zeros", "new_zeros", "zeros_like", "full_like"))
+    return any(f"aten.{name}" in line for name in ("full", "zeros", "new_zeros"))  # full_like too
 
 
 def check_kernels_compile(device: str) -> None:

@@ -74,7 +74,6 @@ def test_plateau_criterion_is_one_threshold_on_eval_mode_train_accuracy():
 
 def test_fit_learns(loaders):
     tr, va = loaders
-    train.set_seed(0)  # the initial weights do not depend on which tests ran before
     m = _tiny()
     before = train.evaluate(m, tr, "cpu")[0]
     h = train.fit(m, tr, va, epochs=4, device="cpu", progress=False)
